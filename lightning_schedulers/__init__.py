@@ -1,0 +1,65 @@
+"""Hyperparameter scheduling as plug-in PyTorch Lightning callbacks.
+
+Three layers (see the README): pure closed-form schedules (:mod:`lightning_schedulers.schedules`),
+targets that say where a value goes (:class:`ParamGroup`, :class:`Attribute`), and thin Lightning
+callbacks that apply a schedule on a clock (:class:`ScheduleCallback`).
+
+Example:
+    >>> import lightning_schedulers as ls
+    >>> from lightning_schedulers.schedules import Cosine
+    >>> callback = ls.ScheduleCallback(Cosine(0.1, 0.001, 1000))
+    >>> round(float(callback.simulate(1000)[-1]), 6)
+    0.001002
+
+"""
+
+from lightning_schedulers import schedules
+from lightning_schedulers.callbacks import ScheduleCallback, SchedulerCallback
+from lightning_schedulers.schedules import (
+    Clamp,
+    Constant,
+    Cosine,
+    Exponential,
+    Join,
+    Linear,
+    MultiStep,
+    Phase,
+    PiecewiseLinear,
+    Polynomial,
+    Product,
+    Scale,
+    Schedule,
+    Step,
+    join,
+    join_phases,
+    sequence,
+)
+from lightning_schedulers.targets import Attribute, ParamGroup
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attribute",
+    "Clamp",
+    "Constant",
+    "Cosine",
+    "Exponential",
+    "Join",
+    "Linear",
+    "MultiStep",
+    "ParamGroup",
+    "Phase",
+    "PiecewiseLinear",
+    "Polynomial",
+    "Product",
+    "Scale",
+    "Schedule",
+    "ScheduleCallback",
+    "SchedulerCallback",
+    "Step",
+    "__version__",
+    "join",
+    "join_phases",
+    "schedules",
+    "sequence",
+]

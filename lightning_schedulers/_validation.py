@@ -1,0 +1,82 @@
+"""Argument checks shared by every public constructor.
+
+Each helper raises ``TypeError`` for a value of the wrong kind and ``ValueError`` for a value out of
+range; both messages name the argument and repeat the value given, so a bad configuration is found
+at construction time rather than mid-training.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` after checking it is an integer ``>= minimum``."""
+    # bool is an Integral; `steps=True` is always a mistake.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an int, got {value!r} ({type(value).__name__})")
+    result = int(value)
+    if minimum is not None and result < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}, got {value!r}")
+    return result
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    non_negative: bool = False,
+) -> float:
+    """Return ``value`` as a finite ``float``; optionally require ``> 0`` or ``>= 0``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number, got {value!r} ({type(value).__name__})")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"`{name}` must be finite, got {value!r}")
+    if positive and result <= 0.0:
+        raise ValueError(f"`{name}` must be > 0, got {value!r}")
+    if non_negative and result < 0.0:
+        raise ValueError(f"`{name}` must be >= 0, got {value!r}")
+    return result
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` after checking it is a ``bool``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """Return ``value`` after checking it is one of ``choices``."""
+    options = tuple(choices)
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"`{name}` must be one of {options}, got {value!r}")
+    return value
+
+
+def check_sequence(name: str, value: Any, *, allow_empty: bool = False) -> tuple[Any, ...]:
+    """Return ``value`` as a tuple after checking it is a non-string sequence (non-empty by default)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"`{name}` must be a sequence, got {value!r} ({type(value).__name__})")
+    items = tuple(value)
+    if not items and not allow_empty:
+        raise ValueError(f"`{name}` must not be empty, got {value!r}")
+    return items
+
+
+def check_int_sequence(
+    name: str, value: Any, *, strictly_increasing: bool, minimum: int = 0
+) -> tuple[int, ...]:
+    """Return a non-empty tuple of ints ``>= minimum``, increasing (strictly if asked)."""
+    items = check_sequence(name, value)
+    result = tuple(check_int(f"{name}[{i}]", item, minimum=minimum) for i, item in enumerate(items))
+    for i in range(1, len(result)):
+        if result[i] < result[i - 1] or (strictly_increasing and result[i] == result[i - 1]):
+            order = "strictly increasing" if strictly_increasing else "non-decreasing"
+            raise ValueError(f"`{name}` must be {order}, got {value!r}")
+    return result

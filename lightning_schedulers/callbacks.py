@@ -1,0 +1,381 @@
+"""Lightning callbacks: read the clock, ask the schedule, write the target, log.
+
+The clock (see the README):
+
+* ``interval="step"``: ``t = trainer.global_step``, the number of optimizer steps taken. While
+  step ``t`` trains, every target holds ``f(t)``. Values are written in ``on_train_start`` and then
+  in ``on_train_batch_start`` whenever ``global_step`` has moved (so gradient accumulation, which
+  runs several batches per optimizer step, writes once per step).
+* ``interval="epoch"``: ``t = trainer.current_epoch``. Values are written in ``on_train_start``
+  (``f(current_epoch)``) and in ``on_train_epoch_end`` (``f(current_epoch + 1)``, for the next
+  epoch).
+
+``on_train_start`` runs after Lightning restored a checkpoint, so a resumed fit overrides the
+restored optimizer values with the schedule's value at the restored clock. The position is never
+stored: it is derived from Lightning's own counters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import lightning.pytorch as pl
+import numpy as np
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_warn
+
+from lightning_schedulers._validation import check_bool, check_choice, check_int
+from lightning_schedulers.schedules import Schedule
+from lightning_schedulers.targets import Attribute, BoundTarget, ParamGroup, Target
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["ScheduleCallback", "SchedulerCallback"]
+
+INTERVALS = ("step", "epoch")
+ScheduleSpec = Schedule | Sequence[Schedule]
+TargetSpec = Target | str
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One target and its schedule(s): a single schedule for every slot, or one per slot."""
+
+    target: Target
+    schedules: tuple[Schedule, ...]
+    per_slot: bool
+
+    def slot_count(self, initial: float | Sequence[float]) -> int:
+        """How many values this binding yields in :meth:`SchedulerCallback.simulate`."""
+        if self.per_slot:
+            return len(self.schedules)
+        return 1 if isinstance(initial, (int, float)) else len(initial)
+
+
+def _as_target(spec: Any) -> Target:
+    if isinstance(spec, (ParamGroup, Attribute)):
+        return spec
+    if isinstance(spec, str):
+        return ParamGroup(spec)
+    raise TypeError(
+        f"a target must be a param-group key (str), ParamGroup or Attribute, got {spec!r} ({type(spec).__name__})"
+    )
+
+
+def make_binding(target: Any, spec: Any) -> Binding:
+    """Normalise ``target -> schedule`` or ``target -> [schedule per param group]``."""
+    tgt = _as_target(target)
+    if isinstance(spec, Schedule):
+        return Binding(tgt, (spec,), per_slot=False)
+    if isinstance(spec, Sequence) and not isinstance(spec, str) and spec:
+        items = tuple(spec)
+        for i, item in enumerate(items):
+            if not isinstance(item, Schedule):
+                raise TypeError(f"schedule {i} for {tgt.describe()} must be a Schedule, got {item!r}")
+        if isinstance(tgt, Attribute) and len(items) != 1:
+            raise ValueError(f"{tgt.describe()} holds one value; got {len(items)} schedules for it")
+        return Binding(tgt, items, per_slot=True)
+    raise TypeError(
+        f"the schedule for {tgt.describe()} must be a Schedule or a non-empty list of Schedules "
+        f"(one per param group), got {spec!r}"
+    )
+
+
+class _Active:
+    """A binding resolved against live objects at the start of a fit (hot-path data)."""
+
+    __slots__ = ("bases", "bound", "schedules", "values")
+
+    def __init__(self, bound: BoundTarget, schedules: list[Schedule], bases: list[float] | None) -> None:
+        self.bound = bound
+        self.schedules = schedules
+        self.bases = bases
+        self.values: list[float] = [math.nan] * len(schedules)
+
+
+class SchedulerCallback(Callback):
+    """Base of every scheduler callback: binds schedules to targets and applies them on a clock.
+
+    Subclasses provide :meth:`_bindings`. Everything else (binding, the clock, logging, checkpoint
+    state, ``simulate`` and ``plot``) lives here, once.
+
+    Args:
+        interval: ``"step"`` (clock ``trainer.global_step``) or ``"epoch"`` (``trainer.current_epoch``).
+        name: logging name; only for a callback that drives a single target.
+        save_history: keep every applied value in :attr:`history`.
+        logging_enabled: log applied values through ``trainer.loggers``.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: str = "step",
+        name: str | None = None,
+        save_history: bool = False,
+        logging_enabled: bool = True,
+    ) -> None:
+        self.interval = check_choice("interval", interval, INTERVALS)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"`name` must be a non-empty str or None, got {name!r}")
+        self.name = name
+        self.save_history = check_bool("save_history", save_history)
+        self.logging_enabled = check_bool("logging_enabled", logging_enabled)
+        self.history: list[dict[str, float]] = []
+        self._active: list[_Active] = []
+        self._last_t = -1
+        self._log_every = 0
+        self._loaded_state: dict[str, Any] | None = None
+        self._created: set[tuple[int, str]] = set()
+
+    # ----------------------------------------------------------------- subclass interface
+    def _bindings(self) -> tuple[Binding, ...]:
+        """The bindings this callback applies."""
+        raise NotImplementedError
+
+    def _resolve(self, trainer: pl.Trainer) -> None:
+        """Hook for subclasses that need the trainer (total steps) before binding."""
+
+    def _config(self) -> str:
+        """A description of the configuration, stored in checkpoints to detect a changed setup."""
+        return f"{type(self).__name__}(interval={self.interval!r}, bindings={self._bindings()!r})"
+
+    # ----------------------------------------------------------------- Lightning hooks
+    @property
+    def state_key(self) -> str:
+        targets = [b.target.describe() for b in self._bindings()]
+        return self._generate_state_key(targets=targets, interval=self.interval)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._resolve(trainer)
+        self._bind(trainer, pl_module)
+        self._log_every = (
+            int(trainer.log_every_n_steps)  # type: ignore[attr-defined]  # set by Trainer.__init__
+            if self.logging_enabled and trainer.loggers and trainer.is_global_zero
+            else 0
+        )
+        self._last_t = -1
+        t = trainer.global_step if self.interval == "step" else trainer.current_epoch
+        self._apply(trainer, t, force_log=True)
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self.interval == "step":
+            t = trainer.global_step
+            if t != self._last_t:
+                self._apply(trainer, t, force_log=False)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.interval == "epoch":
+            self._apply(trainer, trainer.current_epoch + 1, force_log=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "config": self._config(),
+            "bases": [None if a.bases is None else list(a.bases) for a in self._active],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._loaded_state = dict(state_dict)
+
+    # ----------------------------------------------------------------- binding and applying
+    def _bind(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        bindings = self._bindings()
+        if self.name is not None and len(bindings) != 1:
+            raise ValueError(
+                f"`name`={self.name!r} names a single target, but this callback drives {len(bindings)}; "
+                "set `name` on each ParamGroup/Attribute instead"
+            )
+        loaded = self._take_loaded_bases(len(bindings))
+        active: list[_Active] = []
+        for i, binding in enumerate(bindings):
+            bound = self._bind_target(binding.target, trainer, pl_module)
+            slots = len(bound.labels)
+            if binding.per_slot and len(binding.schedules) != slots:
+                raise ValueError(
+                    f"{binding.target.describe()} has {slots} param group(s) but {len(binding.schedules)} "
+                    "schedules were given; give one per group or a single schedule"
+                )
+            schedules = list(binding.schedules) if binding.per_slot else [binding.schedules[0]] * slots
+            bases: list[float] | None = None
+            if binding.target.relative:
+                restored = loaded[i] if loaded is not None else None
+                bases = list(restored) if restored is not None and len(restored) == slots else bound.read()
+            if self.name is not None:
+                bound.labels = [self.name] if slots == 1 else [f"{self.name}/pg{j + 1}" for j in range(slots)]
+            active.append(_Active(bound, schedules, bases))
+        self._active = active
+
+    def _bind_target(self, target: Target, trainer: pl.Trainer, pl_module: pl.LightningModule) -> BoundTarget:
+        if isinstance(target, ParamGroup):
+            return target.bind(trainer.optimizers)
+        key = (id(pl_module), target.path)
+        bound = target.bind(pl_module, created_by_us=key in self._created)
+        if target.create_new:
+            self._created.add(key)
+        return bound
+
+    def _take_loaded_bases(self, count: int) -> list[Any] | None:
+        state, self._loaded_state = self._loaded_state, None
+        if state is None:
+            return None
+        if state.get("config") != self._config():
+            rank_zero_warn(
+                f"{type(self).__name__}: the checkpoint was written by a different configuration; "
+                f"resuming with the new one.\n  checkpoint: {state.get('config')}\n  now:        {self._config()}"
+            )
+        bases = state.get("bases")
+        if not isinstance(bases, list) or len(bases) != count:
+            return None
+        return bases
+
+    def _apply(self, trainer: pl.Trainer, t: int, *, force_log: bool) -> None:
+        self._last_t = t
+        for active in self._active:
+            values = active.values
+            bases = active.bases
+            for j, schedule in enumerate(active.schedules):
+                v = schedule.value(t)
+                if bases is not None:
+                    v = bases[j] * v
+                if not math.isfinite(v):
+                    raise FloatingPointError(
+                        f"{type(self).__name__}: the schedule for {active.bound.labels[j]!r} gave {v!r} at "
+                        f"{self.interval} {t}; refusing to write a non-finite value"
+                    )
+                values[j] = v
+            active.bound.write(values)
+        every = self._log_every
+        log = bool(every) and (force_log or t % every == 0)
+        if log or self.save_history:
+            self._record(trainer, log=log)
+
+    def _record(self, trainer: pl.Trainer, *, log: bool) -> None:
+        step = trainer.global_step
+        metrics = {
+            label: value
+            for active in self._active
+            for label, value in zip(active.bound.labels, active.values, strict=True)
+        }
+        if self.save_history:
+            self.history.append({"step": float(step), "epoch": float(trainer.current_epoch), **metrics})
+        if log:
+            for logger in trainer.loggers:
+                logger.log_metrics(metrics, step=step)
+
+    # ----------------------------------------------------------------- preview
+    def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> np.ndarray:
+        """Values this callback would apply at events ``0 .. num_events - 1``.
+
+        Args:
+            num_events: number of steps (``interval="step"``) or epochs (``"epoch"``).
+            initial: the value each target holds at the start (only used by relative targets);
+                a list gives one column per param group.
+
+        Returns:
+            A float64 array of shape ``(num_events,)`` for one value, else ``(num_events, k)`` with
+            one column per value, bindings in order and param groups within each binding.
+
+        """
+        n = check_int("num_events", num_events, minimum=0)
+        init = _check_initial(initial)
+        ts = np.arange(n, dtype=np.float64)
+        columns: list[np.ndarray] = []
+        for binding in self._bindings():
+            count = binding.slot_count(init)
+            if binding.per_slot and not isinstance(init, float) and len(init) != count:
+                raise ValueError(
+                    f"`initial` has {len(init)} values but {binding.target.describe()} has {count} schedules"
+                )
+            for j in range(count):
+                schedule = binding.schedules[j if binding.per_slot else 0]
+                column = schedule._values(ts)
+                if binding.target.relative:
+                    column = (init if isinstance(init, float) else init[j]) * column
+                columns.append(column)
+        if len(columns) == 1:
+            return columns[0]
+        return np.stack(columns, axis=1)
+
+    def plot(self, num_events: int, initial: float | Sequence[float] = 1.0, ax: Axes | None = None) -> Axes:
+        """Plot :meth:`simulate` on ``ax`` (a new figure if ``None``) and return the ``Axes``.
+
+        Needs matplotlib (``pip install 'lightning_schedulers[plot]'``).
+        """
+        from lightning_schedulers._plotting import plot_columns
+
+        data = self.simulate(num_events, initial)
+        init = _check_initial(initial)
+        labels = []
+        for binding in self._bindings():
+            count = binding.slot_count(init)
+            name = binding.target.name or self.name or binding.target.describe()
+            labels.extend([name] if count == 1 else [f"{name}/pg{j + 1}" for j in range(count)])
+        return plot_columns(data, labels, xlabel=self.interval, ax=ax)
+
+
+def _check_initial(initial: Any) -> float | list[float]:
+    from lightning_schedulers._validation import check_float, check_sequence
+
+    if isinstance(initial, (int, float)) and not isinstance(initial, bool):
+        return check_float("initial", initial)
+    items = check_sequence("initial", initial)
+    return [check_float(f"initial[{i}]", v) for i, v in enumerate(items)]
+
+
+class ScheduleCallback(SchedulerCallback):
+    """Apply any schedule(s) to any target(s): the generic scheduling callback.
+
+    Args:
+        schedule: a :class:`~lightning_schedulers.schedules.Schedule`; a list of schedules, one per
+            param group; or a mapping from targets to either. A ``str`` target is a param-group
+            key (``"lr"``, ``"weight_decay"``, ...); use :class:`~lightning_schedulers.Attribute`
+            for a module attribute.
+        target: the target of a single (non-mapping) ``schedule``; defaults to ``"lr"``.
+        interval: ``"step"`` or ``"epoch"``.
+        name: logging name (single target only).
+        save_history: keep the applied values in :attr:`history`.
+        logging_enabled: log the applied values through ``trainer.loggers``.
+
+    Example:
+        >>> from lightning_schedulers import Attribute, ScheduleCallback
+        >>> from lightning_schedulers.schedules import Cosine, Linear, sequence
+        >>> lr = sequence([Linear(0.0, 1e-3, 100), Cosine(1e-3, 1e-5, 900)], durations=[100])
+        >>> cb = ScheduleCallback({"lr": lr, Attribute("kl_weight"): Linear(0.0, 1.0, 500)})
+        >>> cb.simulate(3).shape
+        (3, 2)
+
+    """
+
+    def __init__(
+        self,
+        schedule: ScheduleSpec | Mapping[TargetSpec, ScheduleSpec],
+        target: TargetSpec | None = None,
+        *,
+        interval: str = "step",
+        name: str | None = None,
+        save_history: bool = False,
+        logging_enabled: bool = True,
+    ) -> None:
+        super().__init__(interval=interval, name=name, save_history=save_history, logging_enabled=logging_enabled)
+        if isinstance(schedule, Mapping):
+            if target is not None:
+                raise ValueError(f"`target`={target!r} cannot be combined with a mapping of targets to schedules")
+            if not schedule:
+                raise ValueError("`schedule` is an empty mapping; give at least one target")
+            bindings = tuple(make_binding(t, s) for t, s in schedule.items())
+        else:
+            bindings = (make_binding("lr" if target is None else target, schedule),)
+        described = [b.target.describe() for b in bindings]
+        if len(set(described)) != len(described):
+            raise ValueError(f"a target appears twice in `schedule`: {described}")
+        self._static_bindings = bindings
+
+    def _bindings(self) -> tuple[Binding, ...]:
+        return self._static_bindings

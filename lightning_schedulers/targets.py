@@ -1,0 +1,332 @@
+"""Targets: where a scheduled value is written.
+
+A target is a small frozen description (picklable, comparable) that knows torch but neither
+schedules nor Lightning hooks. At the start of a fit the callback *binds* it to the live objects
+(the trainer's optimizers, the LightningModule); the bound object reads and writes values.
+
+* :class:`ParamGroup` writes one key of an optimizer's param groups (``lr``, ``weight_decay``,
+  ``momentum``, any custom key). ``momentum`` on an optimizer with ``betas`` (the Adam family)
+  means ``betas[0]``.
+* :class:`Attribute` writes a module attribute by dotted path (``"loss_fn.temperature"``,
+  ``"blocks.3.dropout.p"``); a tensor or registered buffer is updated in place.
+
+Tensors are never replaced: a tensor ``lr`` or a buffer is filled in place, so code that holds a
+reference to it (a compiled graph, a capturable optimizer) sees the new value.
+
+Example:
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    >>> bound = ParamGroup("momentum").bind([opt])
+    >>> bound.write([0.8]); opt.param_groups[0]["momentum"]
+    0.8
+
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from lightning_schedulers._validation import check_bool, check_int
+
+__all__ = ["Attribute", "BoundTarget", "ParamGroup", "Target"]
+
+
+class BoundTarget(Protocol):
+    """A target bound to live objects: reads and writes one value per slot (param group)."""
+
+    labels: list[str]
+    """Logging names, one per slot."""
+
+    def read(self) -> list[float]:
+        """Current values, one per slot."""
+        ...
+
+    def write(self, values: Sequence[float]) -> None:
+        """Write one value per slot."""
+        ...
+
+
+def _check_name(name: Any) -> str | None:
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"`name` must be a non-empty str or None, got {name!r}")
+    return name
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        return float(value.item())
+    return float(value)
+
+
+@dataclass(frozen=True)
+class ParamGroup:
+    """One key of an optimizer's param groups.
+
+    Args:
+        key: the param-group key to write (``"lr"``, ``"weight_decay"``, ``"momentum"``, custom).
+            It must exist in the param group; ``"momentum"`` falls back to ``betas[0]``.
+        optimizer: index into ``trainer.optimizers``.
+        param_group_index: write only this group; ``None`` writes every group.
+        relative: the schedule gives a factor of each group's value captured at the start of the
+            fit (torch's ``initial_lr`` convention) instead of an absolute value.
+        name: logging name that replaces the ``"{key}-{OptimizerClass}"`` prefix.
+
+    Example:
+        >>> ParamGroup("weight_decay", param_group_index=1)
+        ParamGroup(key='weight_decay', optimizer=0, param_group_index=1, relative=False, name=None)
+
+    """
+
+    key: str = "lr"
+    optimizer: int = 0
+    param_group_index: int | None = None
+    relative: bool = False
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key:
+            raise TypeError(f"`key` must be a non-empty str, got {self.key!r}")
+        check_int("optimizer", self.optimizer, minimum=0)
+        if self.param_group_index is not None:
+            check_int("param_group_index", self.param_group_index, minimum=0)
+        check_bool("relative", self.relative)
+        _check_name(self.name)
+
+    def describe(self) -> str:
+        """A short stable description, used in state keys and messages."""
+        where = "" if self.param_group_index is None else f", param_group_index={self.param_group_index}"
+        return f"{self.key}@optimizer{self.optimizer}{where}"
+
+    def bind(self, optimizers: Sequence[torch.optim.Optimizer]) -> BoundParamGroups:
+        """Resolve the optimizer and groups; raise if the optimizer, group or key does not exist."""
+        if self.optimizer >= len(optimizers):
+            raise ValueError(
+                f"`optimizer`={self.optimizer} is out of range: the trainer has "
+                f"{len(optimizers)} optimizer(s) {[type(o).__name__ for o in optimizers]}"
+            )
+        optimizer = optimizers[self.optimizer]
+        groups = optimizer.param_groups
+        if self.param_group_index is not None and self.param_group_index >= len(groups):
+            raise ValueError(
+                f"`param_group_index`={self.param_group_index} is out of range: "
+                f"{type(optimizer).__name__} has {len(groups)} param group(s)"
+            )
+        indices = list(range(len(groups))) if self.param_group_index is None else [self.param_group_index]
+        beta = False
+        for i in indices:
+            group = groups[i]
+            if self.key in group:
+                continue
+            if self.key == "momentum" and "betas" in group:
+                beta = True
+                continue
+            raise KeyError(
+                f"param group {i} of {type(optimizer).__name__} has no key {self.key!r}; "
+                f"its keys are {sorted(k for k in group if k != 'params')}"
+            )
+        labels = self._labels(optimizers, indices)
+        return BoundParamGroups([groups[i] for i in indices], self.key, beta, labels)
+
+    def _labels(self, optimizers: Sequence[torch.optim.Optimizer], indices: list[int]) -> list[str]:
+        # Named as LearningRateMonitor does: "lr-SGD", "lr-SGD/pg2", "lr-Adam-1" for the second Adam.
+        optimizer = optimizers[self.optimizer]
+        if self.name is not None:
+            prefix = self.name
+        else:
+            cls = type(optimizer)
+            same_before = sum(1 for o in optimizers[: self.optimizer] if type(o) is cls)
+            prefix = f"{self.key}-{cls.__name__}" + (f"-{same_before}" if same_before else "")
+        groups = optimizer.param_groups
+        labels = []
+        for i in indices:
+            group_name = groups[i].get("name")
+            if len(groups) > 1:
+                labels.append(f"{prefix}/{group_name or f'pg{i + 1}'}")
+            else:
+                labels.append(f"{prefix}/{group_name}" if group_name else prefix)
+        return labels
+
+
+class BoundParamGroups:
+    """A :class:`ParamGroup` bound to live param-group dicts."""
+
+    __slots__ = ("_beta", "_groups", "_key", "labels")
+
+    def __init__(self, groups: list[dict[str, Any]], key: str, beta: bool, labels: list[str]) -> None:
+        self._groups = groups
+        self._key = key
+        self._beta = beta
+        self.labels = labels
+
+    def read(self) -> list[float]:
+        if self._beta:
+            return [_to_float(g["betas"][0]) for g in self._groups]
+        return [_to_float(g[self._key]) for g in self._groups]
+
+    def write(self, values: Sequence[float]) -> None:
+        key = self._key
+        for group, v in zip(self._groups, values, strict=True):
+            if self._beta:
+                betas = group["betas"]
+                if isinstance(betas[0], torch.Tensor):
+                    betas[0].fill_(v)
+                else:
+                    group["betas"] = (v, *tuple(betas)[1:])
+                continue
+            current = group[key]
+            if isinstance(current, torch.Tensor):
+                # In place: a compiled or capturable optimizer keeps its reference to this tensor.
+                current.fill_(v)
+            else:
+                group[key] = v
+
+
+_Missing = object()
+
+
+def _child(obj: Any, segment: str) -> Any:
+    """``obj.segment``, or ``obj[int(segment)]`` for a numeric segment of a list-like; else _Missing."""
+    try:
+        return getattr(obj, segment)
+    except AttributeError:
+        pass
+    if segment.isdigit():
+        try:
+            return obj[int(segment)]
+        except (TypeError, IndexError, KeyError):
+            return _Missing
+    return _Missing
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A module attribute reached by a dotted path from the LightningModule.
+
+    Numeric segments index into ``nn.Sequential``/``nn.ModuleList`` (``"blocks.3.dropout.p"``).
+    A tensor (a registered buffer, a parameter) is filled in place and keeps its identity; any
+    other number is replaced by a Python float.
+
+    Args:
+        path: dotted attribute path, for example ``"kl_weight"`` or ``"loss_fn.temperature"``.
+        create_new: create the attribute at the start of the fit (as ignite's state schedulers do).
+            It is an error if the attribute already exists, and, with ``False``, if it does not.
+        relative: the schedule gives a factor of the value the attribute holds at the start.
+        name: logging name; defaults to ``path``.
+
+    Example:
+        >>> Attribute("loss_fn.temperature").describe()
+        'attribute:loss_fn.temperature'
+
+    """
+
+    path: str
+    create_new: bool = False
+    relative: bool = False
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise TypeError(f"`path` must be a non-empty dotted str, got {self.path!r}")
+        if any(not seg for seg in self.path.split(".")):
+            raise ValueError(f"`path` has an empty segment: {self.path!r}")
+        check_bool("create_new", self.create_new)
+        check_bool("relative", self.relative)
+        _check_name(self.name)
+        if self.create_new and self.relative:
+            raise ValueError(
+                "`relative=True` needs an existing value to scale; it cannot be used with `create_new=True`"
+            )
+
+    def describe(self) -> str:
+        """A short stable description, used in state keys and messages."""
+        return f"attribute:{self.path}"
+
+    def bind(self, root: Any, *, created_by_us: bool = False) -> BoundAttribute:
+        """Resolve the path from ``root``; raise naming the first segment that does not resolve.
+
+        ``created_by_us`` lets a callback bind again an attribute it created in an earlier fit.
+        """
+        segments = self.path.split(".")
+        parent = root
+        for depth, segment in enumerate(segments[:-1]):
+            child = _child(parent, segment)
+            if child is _Missing:
+                walked = ".".join(segments[:depth]) or type(root).__name__
+                raise AttributeError(
+                    f"attribute path {self.path!r} does not resolve: {walked!r} "
+                    f"({type(parent).__name__}) has no attribute {segment!r}"
+                )
+            parent = child
+        leaf = segments[-1]
+        current = _child(parent, leaf)
+        if self.create_new:
+            if current is not _Missing and not created_by_us:
+                raise AttributeError(
+                    f"`create_new=True` but attribute {self.path!r} already exists "
+                    f"(holding {current!r}); use create_new=False to schedule it"
+                )
+            if current is _Missing:
+                setattr(parent, leaf, 0.0)
+        elif current is _Missing:
+            raise AttributeError(
+                f"attribute path {self.path!r} does not resolve: segment {leaf!r} not found on "
+                f"{type(parent).__name__}; pass create_new=True to create it"
+            )
+        else:
+            _check_number(self.path, current)
+        return BoundAttribute(parent, leaf, self.path, [self.name or self.path])
+
+
+def _check_number(path: str, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        if not (value.is_floating_point() or value.is_complex()):
+            raise TypeError(f"attribute {path!r} is a {value.dtype} tensor; a scheduled tensor must be floating point")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"attribute {path!r} holds {value!r} ({type(value).__name__}); only a number or a "
+            "floating-point tensor can be scheduled"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"attribute {path!r} holds the non-finite value {value!r}")
+
+
+class BoundAttribute:
+    """An :class:`Attribute` bound to the live parent object."""
+
+    __slots__ = ("_index", "_leaf", "_parent", "labels", "path")
+
+    def __init__(self, parent: Any, leaf: str, path: str, labels: list[str]) -> None:
+        self._parent = parent
+        self._leaf = leaf
+        # A numeric leaf on a list-like (no such attribute) is written by index.
+        self._index = int(leaf) if leaf.isdigit() and not hasattr(parent, leaf) else None
+        self.path = path
+        self.labels = labels
+
+    def _get(self) -> Any:
+        if self._index is not None:
+            return self._parent[self._index]
+        return getattr(self._parent, self._leaf)
+
+    def read(self) -> list[float]:
+        return [_to_float(self._get())]
+
+    def write(self, values: Sequence[float]) -> None:
+        v = values[0]
+        current = self._get()
+        if isinstance(current, torch.Tensor):
+            with torch.no_grad():
+                current.fill_(v)
+        elif self._index is not None:
+            self._parent[self._index] = v
+        else:
+            setattr(self._parent, self._leaf, v)
+
+
+Target = ParamGroup | Attribute

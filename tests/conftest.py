@@ -1,0 +1,103 @@
+"""Shared fixtures: a tiny LightningModule, a probe callback and a quick Trainer factory."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+warnings.filterwarnings("ignore", ".*The number of training batches.*")
+
+
+class TinyModule(pl.LightningModule):
+    """A linear regression with configurable optimizer and param groups."""
+
+    def __init__(
+        self,
+        optimizer: str = "SGD",
+        groups: int = 1,
+        lr: float | Sequence[float] = 0.1,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        tensor_lr: bool = False,
+        n_samples: int = 64,
+        batch_size: int = 4,
+    ) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(4, 1) for _ in range(groups)])
+        self.optimizer_name = optimizer
+        self.groups = groups
+        self.lrs = [lr] * groups if isinstance(lr, (int, float)) else list(lr)
+        self.optimizer_kwargs = optimizer_kwargs or {}
+        self.tensor_lr = tensor_lr
+        self.n_samples = n_samples
+        self.batch_size = batch_size
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(n_samples, 4, generator=g)
+        self.y = torch.randn(n_samples, 1, generator=g)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(layer(x) for layer in self.layers)  # type: ignore[return-value]
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return nn.functional.mse_loss(self(x), y)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.x, self.y), batch_size=self.batch_size)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        cls = getattr(torch.optim, self.optimizer_name)
+        groups = []
+        for layer, lr in zip(self.layers, self.lrs):
+            value: Any = torch.tensor(lr) if self.tensor_lr else lr
+            groups.append({"params": layer.parameters(), "lr": value})
+        return cls(groups, **self.optimizer_kwargs)
+
+
+class Probe(pl.Callback):
+    """Records, at every train batch start, what the targets hold (after the schedulers wrote)."""
+
+    def __init__(self, read: Callable[[pl.Trainer, pl.LightningModule], list[float]]) -> None:
+        self.read = read
+        self.rows: list[tuple[int, int, list[float]]] = []
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        self.rows.append((trainer.global_step, trainer.current_epoch, self.read(trainer, pl_module)))
+
+
+def group_values(key: str = "lr", optimizer: int = 0) -> Callable[[pl.Trainer, pl.LightningModule], list[float]]:
+    def read(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[float]:
+        out = []
+        for g in trainer.optimizers[optimizer].param_groups:
+            v = g["betas"][0] if key == "momentum" and "momentum" not in g else g[key]
+            out.append(float(v))
+        return out
+
+    return read
+
+
+def make_trainer(callbacks: list[pl.Callback], **kwargs: Any) -> pl.Trainer:
+    defaults: dict[str, Any] = dict(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    defaults.update(kwargs)
+    return pl.Trainer(callbacks=callbacks, **defaults)
+
+
+@pytest.fixture
+def tiny_module() -> type[TinyModule]:
+    return TinyModule
