@@ -8,8 +8,8 @@ Example:
     >>> import lightning_schedulers as ls
     >>> from lightning_schedulers.schedules import Cosine
     >>> callback = ls.ScheduleCallback(Cosine(0.1, 0.001, 1000))
-    >>> round(float(callback.simulate(1000)[-1]), 6)
-    0.001002
+    >>> [round(float(v), 6) for v in callback.simulate(1001)[[0, 500, 1000]]]
+    [0.1, 0.0505, 0.001]
 
 """
 

@@ -69,9 +69,7 @@ def check_sequence(name: str, value: Any, *, allow_empty: bool = False) -> tuple
     return items
 
 
-def check_int_sequence(
-    name: str, value: Any, *, strictly_increasing: bool, minimum: int = 0
-) -> tuple[int, ...]:
+def check_int_sequence(name: str, value: Any, *, strictly_increasing: bool, minimum: int = 0) -> tuple[int, ...]:
     """Return a non-empty tuple of ints ``>= minimum``, increasing (strictly if asked)."""
     items = check_sequence(name, value)
     result = tuple(check_int(f"{name}[{i}]", item, minimum=minimum) for i, item in enumerate(items))

@@ -53,7 +53,8 @@ class Binding:
         """How many values this binding yields in :meth:`SchedulerCallback.simulate`."""
         if self.per_slot:
             return len(self.schedules)
-        return 1 if isinstance(initial, (int, float)) else len(initial)
+        single = isinstance(self.target, Attribute) or self.target.param_group_index is not None
+        return 1 if single or isinstance(initial, (int, float)) else len(initial)
 
 
 def _as_target(spec: Any) -> Target:

@@ -61,7 +61,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-Number = int | float
 
 
 def _times(ts: ArrayLike) -> FloatArray:
@@ -249,6 +248,10 @@ class Exponential(Schedule):
     staircase: bool = False
     begin: int = 0
     end: float | None = None
+    # Growth only: the exponent from which the value sits at its ceiling `end`, and the largest
+    # exponent ever fed to rate**p, so that a bounded growth curve never overflows.
+    _p_ceiling: float = field(init=False, repr=False, compare=False)
+    _p_max: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
@@ -258,27 +261,40 @@ class Exponential(Schedule):
         _set(self, "begin", check_int("begin", self.begin, minimum=0))
         if self.end is not None:
             _set(self, "end", check_float("end", self.end))
-        elif self.rate > 1.0:
-            raise ValueError(
-                f"`rate` > 1 grows without bound and overflows; give `end` as the ceiling "
-                f"(rate={self.rate!r}, end=None)"
-            )
+        p_ceiling = p_max = math.inf
+        if self.rate > 1.0:
+            if self.end is None:
+                raise ValueError(
+                    f"`rate` > 1 grows without bound and overflows; give `end` as the ceiling "
+                    f"(rate={self.rate!r}, end=None)"
+                )
+            if self.start < 0.0:
+                raise ValueError(f"`rate` > 1 from a negative `start` diverges to -inf, got start={self.start!r}")
+            if self.start > 0.0:
+                p_ceiling = max(math.log(self.end / self.start) / math.log(self.rate), 0.0) if self.end > 0 else 0.0
+            p_max = min(p_ceiling, 700.0 / math.log(self.rate))  # rate**p_max < 1e305
+        _set(self, "_p_ceiling", p_ceiling)
+        _set(self, "_p_max", p_max)
 
     def value(self, t: int) -> float:
         p = max(float(t) - self.begin, 0.0)
         p = p // self.steps if self.staircase else p / self.steps
-        v: float = self.start * self.rate**p
         if self.end is None:
+            v: float = self.start * self.rate**p
             return v
+        if p >= self._p_ceiling:
+            return self.end
+        v = self.start * self.rate ** min(p, self._p_max)
         return max(v, self.end) if self.rate < 1.0 else min(v, self.end)
 
     def _values(self, ts: FloatArray) -> FloatArray:
         p = np.maximum(ts - self.begin, 0.0)
         p = p // self.steps if self.staircase else p / self.steps
-        v = self.start * np.power(self.rate, p)
         if self.end is None:
-            return v
-        return np.maximum(v, self.end) if self.rate < 1.0 else np.minimum(v, self.end)
+            return self.start * np.power(self.rate, p)
+        v = self.start * np.power(self.rate, np.minimum(p, self._p_max))
+        v = np.maximum(v, self.end) if self.rate < 1.0 else np.minimum(v, self.end)
+        return np.where(p >= self._p_ceiling, self.end, v)
 
 
 @dataclass(frozen=True)
@@ -675,18 +691,8 @@ def join_phases(phases: Sequence[Phase]) -> dict[str, Schedule]:
     for i, phase in enumerate(items):
         if set(phase.keys) != set(keys):
             raise ValueError(
-                f"every phase must drive the same keys: phases[0] drives {keys}, "
-                f"phases[{i}] drives {phase.keys}"
+                f"every phase must drive the same keys: phases[0] drives {keys}, phases[{i}] drives {phase.keys}"
             )
     durations = [phase.steps for phase in items[:-1]]
     return {key: sequence([phase[key] for phase in items], durations) for key in keys}
-
-
-def as_schedule(value: Schedule | Number, name: str = "schedule") -> Schedule:
-    """Return ``value`` as a schedule: a number becomes :class:`Constant`."""
-    if isinstance(value, Schedule):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Constant(value)
-    raise TypeError(f"`{name}` must be a Schedule or a number, got {value!r} ({type(value).__name__})")
 

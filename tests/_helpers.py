@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny LightningModule, a probe callback and a quick Trainer factory."""
+"""Shared test helpers: a tiny LightningModule, a probe callback and a quick Trainer factory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
-import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -55,7 +54,7 @@ class TinyModule(pl.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         cls = getattr(torch.optim, self.optimizer_name)
         groups = []
-        for layer, lr in zip(self.layers, self.lrs):
+        for layer, lr in zip(self.layers, self.lrs, strict=True):
             value: Any = torch.tensor(lr) if self.tensor_lr else lr
             groups.append({"params": layer.parameters(), "lr": value})
         return cls(groups, **self.optimizer_kwargs)
@@ -68,7 +67,9 @@ class Probe(pl.Callback):
         self.read = read
         self.rows: list[tuple[int, int, list[float]]] = []
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         self.rows.append((trainer.global_step, trainer.current_epoch, self.read(trainer, pl_module)))
 
 
@@ -96,8 +97,3 @@ def make_trainer(callbacks: list[pl.Callback], **kwargs: Any) -> pl.Trainer:
     )
     defaults.update(kwargs)
     return pl.Trainer(callbacks=callbacks, **defaults)
-
-
-@pytest.fixture
-def tiny_module() -> type[TinyModule]:
-    return TinyModule
