@@ -695,4 +695,3 @@ def join_phases(phases: Sequence[Phase]) -> dict[str, Schedule]:
             )
     durations = [phase.steps for phase in items[:-1]]
     return {key: sequence([phase[key] for phase in items], durations) for key in keys}
-
