@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-warnings.filterwarnings("ignore", r".*lr_scheduler.step\(\)` before `optimizer.step\(\)`.*")
-
 from lightning_schedulers import ParamGroup, ScheduleCallback
 from lightning_schedulers.schedules import Cosine
+
+warnings.filterwarnings("ignore", r".*lr_scheduler.step\(\)` before `optimizer.step\(\)`.*")
 
 
 def _optimizer() -> torch.optim.Optimizer:
