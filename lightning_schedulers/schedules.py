@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,10 +44,15 @@ __all__ = [
     "Clamp",
     "Constant",
     "Cosine",
+    "CosineRestarts",
+    "CumulativeProduct",
+    "Cyclic",
     "Exponential",
     "Join",
+    "Lambda",
     "Linear",
     "MultiStep",
+    "OneCycle",
     "Phase",
     "PiecewiseLinear",
     "Polynomial",
@@ -185,13 +190,16 @@ class Linear(Schedule):
 class Cosine(Schedule):
     """Half-cosine from ``start`` at ``t = 0`` to the floor ``end`` at ``t = steps``, then ``end``.
 
-    Uses ``end + (start - end) * cos(pi t / (2 steps))**2``, which equals the usual
-    ``(1 + cos(pi t / steps)) / 2`` form but keeps full relative precision near the floor. With
-    ``periodic=True`` the curve is not held after ``steps`` but continues as a cosine wave of
-    period ``2 * steps`` (torch's ``CosineAnnealingLR`` past ``T_max``).
+    Mathematically ``end + (start - end) * (1 + cos(pi t / steps)) / 2``. It is computed as
+    ``start - (start - end) * sin(pi t / 2 steps)**2`` on the first half and
+    ``end + (start - end) * sin(pi (steps - t) / 2 steps)**2`` on the second, so both endpoints are
+    exact and the value keeps full relative precision near the floor, where the textbook form
+    cancels. With ``periodic=True`` the curve is not held after ``steps`` but continues as a cosine
+    wave of period ``2 * steps`` (torch's ``CosineAnnealingLR`` past ``T_max``); the phase is
+    reduced exactly, so precision does not decay with ``t``.
 
     Example:
-        >>> [round(Cosine(1.0, 0.0, 4).value(t), 6) for t in (0, 2, 4, 6)]
+        >>> [round(Cosine(1.0, 0.0, 4).value(t), 12) for t in (0, 2, 4, 6)]
         [1.0, 0.5, 0.0, 0.0]
 
     """
@@ -208,19 +216,33 @@ class Cosine(Schedule):
         check_bool("periodic", self.periodic)
 
     def value(self, t: int) -> float:
-        tt = max(float(t), 0.0)
-        if tt >= self.steps and not self.periodic:
+        steps = self.steps
+        u = max(float(t), 0.0)
+        if self.periodic:
+            u = u % (2 * steps)
+            if u > steps:
+                u = 2 * steps - u
+        elif u >= steps:
             return self.end
-        c = math.cos(math.pi * tt / (2.0 * self.steps))
-        return self.end + (self.start - self.end) * (c * c)
+        if 2.0 * u <= steps:
+            s = math.sin(math.pi * u / (2.0 * steps))
+            return self.start - (self.start - self.end) * (s * s)
+        s = math.sin(math.pi * (steps - u) / (2.0 * steps))
+        return self.end + (self.start - self.end) * (s * s)
 
     def _values(self, ts: FloatArray) -> FloatArray:
-        tt = np.maximum(ts, 0.0)
-        c = np.cos(math.pi * tt / (2.0 * self.steps))
-        curve = self.end + (self.start - self.end) * (c * c)
+        steps = self.steps
+        u = np.maximum(ts, 0.0)
         if self.periodic:
-            return curve
-        return np.where(tt >= self.steps, self.end, curve)
+            u = u % (2 * steps)
+            u = np.where(u > steps, 2 * steps - u, u)
+        else:
+            u = np.minimum(u, steps)
+        s_head = np.sin(math.pi * u / (2.0 * steps))
+        s_tail = np.sin(math.pi * (steps - u) / (2.0 * steps))
+        head = self.start - (self.start - self.end) * (s_head * s_head)
+        tail = self.end + (self.start - self.end) * (s_tail * s_tail)
+        return np.where(2.0 * u <= steps, head, tail)
 
 
 @dataclass(frozen=True)
@@ -695,3 +717,353 @@ def join_phases(phases: Sequence[Phase]) -> dict[str, Schedule]:
             )
     durations = [phase.steps for phase in items[:-1]]
     return {key: sequence([phase[key] for phase in items], durations) for key in keys}
+
+
+# --------------------------------------------------------------------------------------------
+# Shapes of the reference libraries. Where a reference computes a closed form, these use its
+# exact operations so the numbers are bit for bit the reference's.
+
+
+def _callable_name(fn: Any) -> str:
+    """A stable description of a callable for reprs and checkpoint fingerprints (no addresses)."""
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{name}" if module else str(name)
+
+
+def _check_callable(name: str, value: Any) -> Callable[[int], float]:
+    if not callable(value):
+        raise TypeError(f"`{name}` must be callable, got {value!r} ({type(value).__name__})")
+    return value  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, repr=False)
+class Lambda(Schedule):
+    """``fn(t)`` for a user function of the event index (torch's ``LambdaLR`` factor).
+
+    ``values`` calls ``fn`` once per event: a Python function cannot be vectorised. To pickle the
+    schedule (DDP spawn, LightningCLI), ``fn`` must be picklable: a module-level function or a
+    callable object rather than a ``lambda``.
+
+    Example:
+        >>> Lambda(lambda t: 0.5**t).value(3)
+        0.125
+
+    """
+
+    fn: Callable[[int], float]
+
+    def __post_init__(self) -> None:
+        _check_callable("fn", self.fn)
+
+    def __repr__(self) -> str:
+        return f"Lambda(fn={_callable_name(self.fn)})"
+
+    def value(self, t: int) -> float:
+        return float(self.fn(t))
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        return np.array([float(self.fn(int(t))) for t in ts.reshape(-1)], dtype=np.float64).reshape(ts.shape)
+
+
+@dataclass(frozen=True, repr=False)
+class CumulativeProduct(Schedule):
+    """``start * fn(1) * fn(2) * ... * fn(t)``, multiplied left to right (torch's ``MultiplicativeLR``).
+
+    This is the one schedule without a closed form: a product of arbitrary factors. It keeps a
+    single cursor (the last ``t`` and its value), so stepping forward costs one call of ``fn``
+    and memory stays constant; a jump to ``t`` (a resume) costs ``t`` calls once.
+
+    Example:
+        >>> CumulativeProduct(lambda t: 0.5, start=2.0).value(3)
+        0.25
+
+    """
+
+    fn: Callable[[int], float]
+    start: float = 1.0
+    _cursor: list[float] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        _check_callable("fn", self.fn)
+        _set(self, "start", check_float("start", self.start))
+        _set(self, "_cursor", [0.0, self.start])  # [t, value at t]
+
+    def __repr__(self) -> str:
+        return f"CumulativeProduct(fn={_callable_name(self.fn)}, start={self.start!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"fn": self.fn, "start": self.start}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _set(self, "fn", state["fn"])
+        _set(self, "start", state["start"])
+        _set(self, "_cursor", [0.0, state["start"]])
+
+    def value(self, t: int) -> float:
+        target = max(int(t), 0)
+        cursor = self._cursor
+        k, v = int(cursor[0]), cursor[1]
+        if target < k:
+            k, v = 0, self.start
+        while k < target:
+            k += 1
+            v = v * float(self.fn(k))
+        cursor[0], cursor[1] = float(k), v
+        return v
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        if ts.size == 0:
+            return np.empty(ts.shape, dtype=np.float64)
+        top = max(int(ts.max()), 0)
+        table = np.empty(top + 1, dtype=np.float64)
+        v = self.start
+        table[0] = v
+        for k in range(1, top + 1):
+            v = v * float(self.fn(k))
+            table[k] = v
+        return table[np.maximum(ts, 0.0).astype(np.int64)]
+
+
+@dataclass(frozen=True)
+class CosineRestarts(Schedule):
+    """Cosine from ``start`` to ``end`` restarting every cycle; cycle ``i`` lasts ``period * mult**i``.
+
+    The formula is torch's ``CosineAnnealingWarmRestarts``:
+    ``end + (start - end) * (1 + cos(pi * t_cur / t_i)) / 2``, with the cycle found in closed form.
+
+    Example:
+        >>> s = CosineRestarts(1.0, 0.0, period=2, mult=2)
+        >>> [round(s.value(t), 3) for t in range(7)]
+        [1.0, 0.5, 1.0, 0.854, 0.5, 0.146, 1.0]
+
+    """
+
+    start: float
+    end: float
+    period: int
+    mult: int = 1
+
+    def __post_init__(self) -> None:
+        _set(self, "start", check_float("start", self.start))
+        _set(self, "end", check_float("end", self.end))
+        _set(self, "period", check_int("period", self.period, minimum=1))
+        _set(self, "mult", check_int("mult", self.mult, minimum=1))
+
+    def _cycle(self, t: int) -> tuple[int, int]:
+        """(t_cur, t_i): position inside the current cycle and that cycle's length (exact ints)."""
+        p, m = self.period, self.mult
+        if m == 1:
+            return t % p, p
+        # Cycle n starts at p * (m**n - 1) / (m - 1); estimate n with a log, then fix it exactly.
+        n = max(int(math.log(t / p * (m - 1) + 1, m)), 0)
+        while p * (m ** (n + 1) - 1) // (m - 1) <= t:
+            n += 1
+        while n > 0 and p * (m**n - 1) // (m - 1) > t:
+            n -= 1
+        return t - p * (m**n - 1) // (m - 1), p * m**n
+
+    def value(self, t: int) -> float:
+        t_cur, t_i = self._cycle(max(int(t), 0))
+        return self.end + (self.start - self.end) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        p, m = self.period, self.mult
+        t = np.maximum(ts, 0.0).astype(np.int64)
+        if m == 1:
+            t_cur, t_i = t % p, np.full(t.shape, p, dtype=np.int64)
+        else:
+            n = np.maximum(np.floor(np.log(t / p * (m - 1) + 1) / math.log(m)), 0).astype(np.int64)
+            # Same exact integer fix-up as the scalar path.
+            n = np.where(p * (m ** (n + 1) - 1) // (m - 1) <= t, n + 1, n)
+            n = np.where((n > 0) & (p * (m**n - 1) // (m - 1) > t), n - 1, n)
+            t_cur, t_i = t - p * (m**n - 1) // (m - 1), p * m**n
+        out: FloatArray = self.end + (self.start - self.end) * (1 + np.cos(math.pi * t_cur / t_i)) / 2
+        return out
+
+
+CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+@dataclass(frozen=True, repr=False)
+class Cyclic(Schedule):
+    """Triangular cycles between ``base`` and ``peak`` (torch's ``CyclicLR``), with torch's formula.
+
+    Args:
+        base: value at the start of each cycle.
+        peak: value at the top of each cycle (below ``base`` for the inverse, momentum cycle).
+        step_size_up: events from ``base`` to ``peak``.
+        step_size_down: events from ``peak`` back to ``base``.
+        mode: ``"triangular"``, ``"triangular2"`` (amplitude halves each cycle) or ``"exp_range"``
+            (amplitude times ``gamma ** t``); ignored when ``scale_fn`` is given.
+        gamma: the ``exp_range`` factor.
+        scale_fn: custom amplitude scaling, evaluated on the cycle number or the event index
+            according to ``scale_mode``.
+        scale_mode: ``"cycle"`` or ``"iterations"``; the built-in modes impose their own, as torch.
+
+    Example:
+        >>> s = Cyclic(0.1, 1.0, step_size_up=2, step_size_down=2, mode="triangular2")
+        >>> [round(s.value(t), 3) for t in range(8)]
+        [0.1, 0.55, 1.0, 0.55, 0.1, 0.325, 0.55, 0.325]
+
+    """
+
+    base: float
+    peak: float
+    step_size_up: int
+    step_size_down: int
+    mode: str = "triangular"
+    gamma: float = 1.0
+    scale_fn: Callable[[float], float] | None = None
+    scale_mode: str = "cycle"
+
+    def __post_init__(self) -> None:
+        _set(self, "base", check_float("base", self.base))
+        _set(self, "peak", check_float("peak", self.peak))
+        _set(self, "step_size_up", check_int("step_size_up", self.step_size_up, minimum=1))
+        _set(self, "step_size_down", check_int("step_size_down", self.step_size_down, minimum=1))
+        _set(self, "gamma", check_float("gamma", self.gamma, positive=True))
+        if self.scale_fn is None:
+            if self.mode not in CYCLIC_MODES:
+                raise ValueError(f"`mode` must be one of {CYCLIC_MODES} when `scale_fn` is None, got {self.mode!r}")
+            # The built-in modes impose their scale_mode, as torch does.
+            _set(self, "scale_mode", "iterations" if self.mode == "exp_range" else "cycle")
+        else:
+            _check_callable("scale_fn", self.scale_fn)
+        if self.scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"`scale_mode` must be one of ('cycle', 'iterations'), got {self.scale_mode!r}")
+
+    def __repr__(self) -> str:
+        fn = None if self.scale_fn is None else _callable_name(self.scale_fn)
+        return (
+            f"Cyclic(base={self.base!r}, peak={self.peak!r}, step_size_up={self.step_size_up!r}, "
+            f"step_size_down={self.step_size_down!r}, mode={self.mode!r}, gamma={self.gamma!r}, "
+            f"scale_fn={fn}, scale_mode={self.scale_mode!r})"
+        )
+
+    def _scale(self, x: float) -> float:
+        if self.scale_fn is not None:
+            custom: float = float(self.scale_fn(x))
+            return custom
+        if self.mode == "triangular":
+            return 1.0
+        v: float = 1 / (2.0 ** (x - 1)) if self.mode == "triangular2" else self.gamma**x
+        return v
+
+    def value(self, t: int) -> float:
+        total = float(self.step_size_up) + float(self.step_size_down)
+        ratio = float(self.step_size_up) / total
+        epoch = max(int(t), 0)
+        cycle = math.floor(1 + epoch / total)
+        x = 1.0 + epoch / total - cycle
+        factor = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
+        height = (self.peak - self.base) * factor
+        return self.base + height * self._scale(cycle if self.scale_mode == "cycle" else epoch)
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        if self.scale_fn is not None:
+            return np.array([self.value(int(t)) for t in ts.reshape(-1)], dtype=np.float64).reshape(ts.shape)
+        total = float(self.step_size_up) + float(self.step_size_down)
+        ratio = float(self.step_size_up) / total
+        epoch = np.maximum(ts, 0.0)
+        cycle = np.floor(1 + epoch / total)
+        x = 1.0 + epoch / total - cycle
+        factor = np.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
+        height = (self.peak - self.base) * factor
+        arg = cycle if self.scale_mode == "cycle" else epoch
+        if self.mode == "triangular":
+            scale = np.ones(ts.shape)
+        elif self.mode == "triangular2":
+            scale = 1 / np.power(2.0, arg - 1)
+        else:
+            scale = np.power(self.gamma, arg)
+        return self.base + height * scale
+
+
+@dataclass(frozen=True)
+class OneCycle(Schedule):
+    """torch's ``OneCycleLR`` curve through ``start -> peak -> end`` (two or three phases).
+
+    The phases end at torch's (float) steps ``pct_start * total_steps - 1`` and
+    ``total_steps - 1`` (three-phase: ``start -> peak -> start -> end`` with the middle phase ending
+    at ``2 * pct_start * total_steps - 2``), annealed with torch's cosine or linear formula. From
+    ``total_steps`` on the value of step ``total_steps - 1`` holds (torch raises past the end).
+    For the momentum curve pass ``start=max_momentum, peak=base_momentum, end=max_momentum``.
+
+    Example:
+        >>> s = OneCycle(0.04, 1.0, 4e-6, total_steps=10, pct_start=0.3, anneal="linear")
+        >>> [round(s.value(t), 4) for t in (0, 2, 9, 50)]
+        [0.04, 1.0, 0.0, 0.0]
+
+    """
+
+    start: float
+    peak: float
+    end: float
+    total_steps: int
+    pct_start: float = 0.3
+    anneal: str = "cos"
+    three_phase: bool = False
+    _phases: tuple[tuple[float, float, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("start", "peak", "end"):
+            _set(self, name, check_float(name, getattr(self, name)))
+        _set(self, "total_steps", check_int("total_steps", self.total_steps, minimum=1))
+        pct = check_float("pct_start", self.pct_start)
+        if not 0.0 < pct < 1.0:
+            raise ValueError(f"`pct_start` must be in (0, 1), got {self.pct_start!r}")
+        _set(self, "pct_start", pct)
+        if self.anneal not in ("cos", "linear"):
+            raise ValueError(f"`anneal_strategy` must be one of ('cos', 'linear'), got {self.anneal!r}")
+        check_bool("three_phase", self.three_phase)
+        total = self.total_steps
+        if self.three_phase:
+            ends = [float(pct * total) - 1, float(2 * pct * total) - 2, float(total - 1)]
+            values = [(self.start, self.peak), (self.peak, self.start), (self.start, self.end)]
+        else:
+            ends = [float(pct * total) - 1, float(total - 1)]
+            values = [(self.start, self.peak), (self.peak, self.end)]
+        phases, begin = [], 0.0
+        for i, end in enumerate(ends):
+            if end == begin and (i == len(ends) - 1 or end >= 0):
+                raise ValueError(
+                    f"phase {i + 1} of the one-cycle schedule has zero length (total_steps={total}, "
+                    f"pct_start={pct}); increase `total_steps` or change `pct_start`"
+                )
+            phases.append((end, *values[i]))
+            begin = end
+        _set(self, "_phases", tuple(phases))
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal == "cos":
+            cos_out = math.cos(math.pi * pct) + 1
+            return end + (start - end) / 2.0 * cos_out
+        return (end - start) * pct + start
+
+    def value(self, t: int) -> float:
+        step = min(max(int(t), 0), self.total_steps - 1)
+        begin = 0.0
+        last = len(self._phases) - 1
+        for i, (end, v0, v1) in enumerate(self._phases):
+            if step <= end or i == last:
+                return self._anneal(v0, v1, (step - begin) / (end - begin))
+            begin = end
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        step = np.minimum(np.maximum(ts, 0.0), self.total_steps - 1)
+        out = np.empty(ts.shape, dtype=np.float64)
+        begin = 0.0
+        done = np.zeros(ts.shape, dtype=bool)
+        last = len(self._phases) - 1
+        for i, (end, v0, v1) in enumerate(self._phases):
+            mask = ~done & ((step <= end) | (i == last))
+            pct = (step[mask] - begin) / (end - begin)
+            if self.anneal == "cos":
+                out[mask] = v1 + (v0 - v1) / 2.0 * (np.cos(math.pi * pct) + 1)
+            else:
+                out[mask] = (v1 - v0) * pct + v0
+            done |= mask
+            begin = end
+        return out
