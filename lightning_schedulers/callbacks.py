@@ -18,8 +18,8 @@ stored: it is derived from Lightning's own counters.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
@@ -43,18 +43,58 @@ TargetSpec = Target | str
 
 @dataclass(frozen=True)
 class Binding:
-    """One target and its schedule(s): a single schedule for every slot, or one per slot."""
+    """One target and how its values are computed.
+
+    Either a single schedule for every slot (param group), one schedule per slot (``per_slot``), or
+    a ``builder`` that turns the base values captured at the start of the fit (one per slot) into
+    one schedule per slot (torch's schedulers that start from each group's initial lr).
+
+    Attributes:
+        target: where the values go.
+        schedules: the schedule(s), unless ``builder`` is given.
+        per_slot: ``schedules`` holds one schedule per slot.
+        builder: ``bases -> schedules``; must return one schedule per base value.
+        slots: the slot count that per-group arguments imply, for :meth:`preview_bases`.
+    """
 
     target: Target
-    schedules: tuple[Schedule, ...]
-    per_slot: bool
+    schedules: tuple[Schedule, ...] = ()
+    per_slot: bool = False
+    builder: Callable[[list[float]], list[Schedule]] | None = field(default=None, compare=False)
+    slots: int | None = None
 
-    def slot_count(self, initial: float | Sequence[float]) -> int:
-        """How many values this binding yields in :meth:`SchedulerCallback.simulate`."""
+    @property
+    def needs_bases(self) -> bool:
+        """Whether the captured start values enter the computation (and the checkpoint)."""
+        return self.builder is not None or self.target.relative
+
+    def resolve(self, bases: list[float]) -> tuple[list[Schedule], list[float] | None]:
+        """Schedules for each slot, and the per-slot scale of a relative target (else ``None``)."""
+        if self.builder is not None:
+            return list(self.builder(list(bases))), None
         if self.per_slot:
-            return len(self.schedules)
+            if len(self.schedules) != len(bases):
+                raise ValueError(
+                    f"{self.target.describe()} has {len(bases)} param group(s) but {len(self.schedules)} "
+                    "schedules were given; give one per group or a single schedule"
+                )
+            schedules = list(self.schedules)
+        else:
+            schedules = [self.schedules[0]] * len(bases)
+        return schedules, (list(bases) if self.target.relative else None)
+
+    def preview_bases(self, initial: float | list[float]) -> list[float]:
+        """The base values :meth:`SchedulerCallback.simulate` uses for ``initial``."""
         single = isinstance(self.target, Attribute) or self.target.param_group_index is not None
-        return 1 if single or isinstance(initial, (int, float)) else len(initial)
+        if isinstance(initial, list):
+            if self.per_slot and len(initial) != len(self.schedules):
+                raise ValueError(
+                    f"`initial` has {len(initial)} values but {self.target.describe()} has "
+                    f"{len(self.schedules)} schedules"
+                )
+            return initial[:1] if single else initial
+        count = 1 if single else self.slots or (len(self.schedules) if self.per_slot else 1)
+        return [initial] * count
 
 
 def _as_target(spec: Any) -> Target:
@@ -89,12 +129,19 @@ def make_binding(target: Any, spec: Any) -> Binding:
 class _Active:
     """A binding resolved against live objects at the start of a fit (hot-path data)."""
 
-    __slots__ = ("bases", "bound", "schedules", "values")
+    __slots__ = ("bound", "captured", "scale", "schedules", "values")
 
-    def __init__(self, bound: BoundTarget, schedules: list[Schedule], bases: list[float] | None) -> None:
+    def __init__(
+        self,
+        bound: BoundTarget,
+        schedules: list[Schedule],
+        scale: list[float] | None,
+        captured: list[float] | None,
+    ) -> None:
         self.bound = bound
         self.schedules = schedules
-        self.bases = bases
+        self.scale = scale
+        self.captured = captured
         self.values: list[float] = [math.nan] * len(schedules)
 
 
@@ -143,7 +190,7 @@ class SchedulerCallback(Callback):
 
     def _config(self) -> str:
         """A description of the configuration, stored in checkpoints to detect a changed setup."""
-        return f"{type(self).__name__}(interval={self.interval!r}, bindings={self._bindings()!r})"
+        return repr(self)
 
     # ----------------------------------------------------------------- Lightning hooks
     @property
@@ -179,7 +226,7 @@ class SchedulerCallback(Callback):
         return {
             "version": 1,
             "config": self._config(),
-            "bases": [None if a.bases is None else list(a.bases) for a in self._active],
+            "bases": [None if a.captured is None else list(a.captured) for a in self._active],
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -197,20 +244,17 @@ class SchedulerCallback(Callback):
         active: list[_Active] = []
         for i, binding in enumerate(bindings):
             bound = self._bind_target(binding.target, trainer, pl_module)
-            slots = len(bound.labels)
-            if binding.per_slot and len(binding.schedules) != slots:
-                raise ValueError(
-                    f"{binding.target.describe()} has {slots} param group(s) but {len(binding.schedules)} "
-                    "schedules were given; give one per group or a single schedule"
-                )
-            schedules = list(binding.schedules) if binding.per_slot else [binding.schedules[0]] * slots
-            bases: list[float] | None = None
-            if binding.target.relative:
+            current = bound.read()
+            captured: list[float] | None = None
+            if binding.needs_bases:
                 restored = loaded[i] if loaded is not None else None
-                bases = list(restored) if restored is not None and len(restored) == slots else bound.read()
+                ok = isinstance(restored, list) and len(restored) == len(current)
+                captured = [float(v) for v in restored] if ok else current  # type: ignore[union-attr]
+            schedules, scale = binding.resolve(captured if captured is not None else current)
+            slots = len(current)
             if self.name is not None:
                 bound.labels = [self.name] if slots == 1 else [f"{self.name}/pg{j + 1}" for j in range(slots)]
-            active.append(_Active(bound, schedules, bases))
+            active.append(_Active(bound, schedules, scale, captured))
         self._active = active
 
     def _bind_target(self, target: Target, trainer: pl.Trainer, pl_module: pl.LightningModule) -> BoundTarget:
@@ -240,11 +284,11 @@ class SchedulerCallback(Callback):
         self._last_t = t
         for active in self._active:
             values = active.values
-            bases = active.bases
+            scale = active.scale
             for j, schedule in enumerate(active.schedules):
                 v = schedule.value(t)
-                if bases is not None:
-                    v = bases[j] * v
+                if scale is not None:
+                    v = scale[j] * v
                 if not math.isfinite(v):
                     raise FloatingPointError(
                         f"{type(self).__name__}: the schedule for {active.bound.labels[j]!r} gave {v!r} at "
@@ -289,17 +333,11 @@ class SchedulerCallback(Callback):
         ts = np.arange(n, dtype=np.float64)
         columns: list[np.ndarray] = []
         for binding in self._bindings():
-            count = binding.slot_count(init)
-            if binding.per_slot and not isinstance(init, float) and len(init) != count:
-                raise ValueError(
-                    f"`initial` has {len(init)} values but {binding.target.describe()} has {count} schedules"
-                )
-            for j in range(count):
-                schedule = binding.schedules[j if binding.per_slot else 0]
+            bases = binding.preview_bases(init)
+            schedules, scale = binding.resolve(bases)
+            for j, schedule in enumerate(schedules):
                 column = schedule._values(ts)
-                if binding.target.relative:
-                    column = (init if isinstance(init, float) else init[j]) * column
-                columns.append(column)
+                columns.append(column if scale is None else scale[j] * column)
         if len(columns) == 1:
             return columns[0]
         return np.stack(columns, axis=1)
@@ -315,7 +353,7 @@ class SchedulerCallback(Callback):
         init = _check_initial(initial)
         labels = []
         for binding in self._bindings():
-            count = binding.slot_count(init)
+            count = len(binding.preview_bases(init))
             name = binding.target.name or self.name or binding.target.describe()
             labels.extend([name] if count == 1 else [f"{name}/pg{j + 1}" for j in range(count)])
         return plot_columns(data, labels, xlabel=self.interval, ax=ax)
@@ -380,3 +418,9 @@ class ScheduleCallback(SchedulerCallback):
 
     def _bindings(self) -> tuple[Binding, ...]:
         return self._static_bindings
+
+    def __repr__(self) -> str:
+        parts = ", ".join(
+            f"{b.target!r}: {list(b.schedules) if b.per_slot else b.schedules[0]!r}" for b in self._static_bindings
+        )
+        return f"ScheduleCallback({{{parts}}}, interval={self.interval!r}, name={self.name!r})"
