@@ -179,14 +179,24 @@ class SchedulerCallback(Callback):
         self._log_every = 0
         self._loaded_state: dict[str, Any] | None = None
         self._created: set[tuple[int, str]] = set()
+        # Events from which the schedule has run out (it holds its last value); warned once.
+        self._horizon: int | None = None
+        self._horizon_warned = False
 
     # ----------------------------------------------------------------- subclass interface
     def _bindings(self) -> tuple[Binding, ...]:
         """The bindings this callback applies."""
         raise NotImplementedError
 
-    def _resolve(self, trainer: pl.Trainer) -> None:
-        """Hook for subclasses that need the trainer (total steps) before binding."""
+    def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
+        """Hook for subclasses that need the trainer (total steps) before binding.
+
+        ``restored`` is what :meth:`_extra_state` returned when the checkpoint was written.
+        """
+
+    def _extra_state(self) -> dict[str, Any]:
+        """Plain values a subclass resolved at the start of the fit, kept in the checkpoint."""
+        return {}
 
     def _config(self) -> str:
         """A description of the configuration, stored in checkpoints to detect a changed setup."""
@@ -199,8 +209,10 @@ class SchedulerCallback(Callback):
         return self._generate_state_key(targets=targets, interval=self.interval)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._resolve(trainer)
-        self._bind(trainer, pl_module)
+        state = self._take_loaded_state()
+        extra = state.get("extra") if state is not None else None
+        self._resolve(trainer, extra if isinstance(extra, dict) else None)
+        self._bind(trainer, pl_module, state)
         self._log_every = (
             int(trainer.log_every_n_steps)  # type: ignore[attr-defined]  # set by Trainer.__init__
             if self.logging_enabled and trainer.loggers and trainer.is_global_zero
@@ -227,20 +239,23 @@ class SchedulerCallback(Callback):
             "version": 1,
             "config": self._config(),
             "bases": [None if a.captured is None else list(a.captured) for a in self._active],
+            "extra": self._extra_state(),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._loaded_state = dict(state_dict)
 
     # ----------------------------------------------------------------- binding and applying
-    def _bind(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def _bind(self, trainer: pl.Trainer, pl_module: pl.LightningModule, state: dict[str, Any] | None) -> None:
         bindings = self._bindings()
         if self.name is not None and len(bindings) != 1:
             raise ValueError(
                 f"`name`={self.name!r} names a single target, but this callback drives {len(bindings)}; "
                 "set `name` on each ParamGroup/Attribute instead"
             )
-        loaded = self._take_loaded_bases(len(bindings))
+        loaded = state.get("bases") if state is not None else None
+        if not isinstance(loaded, list) or len(loaded) != len(bindings):
+            loaded = None
         active: list[_Active] = []
         for i, binding in enumerate(bindings):
             bound = self._bind_target(binding.target, trainer, pl_module)
@@ -266,22 +281,23 @@ class SchedulerCallback(Callback):
             self._created.add(key)
         return bound
 
-    def _take_loaded_bases(self, count: int) -> list[Any] | None:
+    def _take_loaded_state(self) -> dict[str, Any] | None:
         state, self._loaded_state = self._loaded_state, None
-        if state is None:
-            return None
-        if state.get("config") != self._config():
+        if state is not None and state.get("config") != self._config():
             rank_zero_warn(
                 f"{type(self).__name__}: the checkpoint was written by a different configuration; "
                 f"resuming with the new one.\n  checkpoint: {state.get('config')}\n  now:        {self._config()}"
             )
-        bases = state.get("bases")
-        if not isinstance(bases, list) or len(bases) != count:
-            return None
-        return bases
+        return state
 
     def _apply(self, trainer: pl.Trainer, t: int, *, force_log: bool) -> None:
         self._last_t = t
+        if self._horizon is not None and t >= self._horizon and not self._horizon_warned:
+            self._horizon_warned = True
+            rank_zero_warn(
+                f"{type(self).__name__}: {self.interval} {t} is past the end of the schedule "
+                f"({self._horizon} {self.interval}s); holding its last value"
+            )
         for active in self._active:
             values = active.values
             scale = active.scale

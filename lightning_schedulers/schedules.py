@@ -361,12 +361,13 @@ def _check_decay_factor(name: str, value: Any) -> float:
 class MultiStep(Schedule):
     """``start * gamma ** k`` where ``k`` counts the milestones ``<= t``.
 
-    A milestone listed twice multiplies by ``gamma`` twice, as in torch's ``MultiStepLR``.
+    A milestone listed twice multiplies by ``gamma`` twice, as in torch's ``MultiStepLR``. A growth
+    factor (``gamma > 1``) is allowed: the exponent is bounded by the number of milestones, and a
+    final value that would overflow is rejected here.
 
     Example:
         >>> [MultiStep(1.0, 0.1, (2, 4)).value(t) for t in (0, 2, 4)]
         [1.0, 0.1, 0.010000000000000002]
-
     """
 
     start: float
@@ -375,12 +376,21 @@ class MultiStep(Schedule):
 
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
-        _set(self, "gamma", _check_decay_factor("gamma", self.gamma))
+        _set(self, "gamma", check_float("gamma", self.gamma, positive=True))
         _set(
             self,
             "milestones",
             check_int_sequence("milestones", self.milestones, strictly_increasing=False),
         )
+        if self.gamma > 1.0:
+            try:
+                last = self.start * self.gamma ** float(len(self.milestones))
+            except OverflowError:
+                last = math.inf
+            if not math.isfinite(last):
+                raise ValueError(
+                    f"`gamma`={self.gamma!r} over {len(self.milestones)} milestones overflows from start={self.start!r}"
+                )
 
     def value(self, t: int) -> float:
         v: float = self.start * self.gamma ** float(bisect.bisect_right(self.milestones, t))

@@ -221,6 +221,7 @@ BAD = [
     (lambda: Step(1.0, 1.5, 2), ValueError, r"`gamma` must be in \(0, 1\], got 1.5"),
     (lambda: MultiStep(1.0, 0.5, ()), ValueError, r"`milestones` must not be empty"),
     (lambda: MultiStep(1.0, 0.5, (5, 3)), ValueError, r"`milestones` must be non-decreasing, got \(5, 3\)"),
+    (lambda: MultiStep(1.0, 1e200, (1, 2)), ValueError, r"`gamma`=1e\+200 over 2 milestones overflows"),
     (lambda: MultiStep(1.0, 0.5, (-1,)), ValueError, r"`milestones\[0\]` must be >= 0, got -1"),
     (lambda: MultiStep(1.0, 0.5, "12"), TypeError, r"`milestones` must be a sequence, got '12'"),
     (lambda: Polynomial(1.0, 0.0, 10, power=0.0), ValueError, r"`power` must be > 0, got 0.0"),

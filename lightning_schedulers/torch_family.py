@@ -1,0 +1,823 @@
+"""The ``torch.optim.lr_scheduler`` classes as Lightning callbacks, with torch's names and arguments.
+
+Each class takes torch's arguments minus ``optimizer``, ``last_epoch`` and ``verbose``, plus the
+common keyword arguments ``interval``, ``optimizer`` (an index into ``trainer.optimizers``),
+``param_group_index``, ``name``, ``save_history`` and ``logging_enabled``. The formula lives in the
+pure layer; a class only maps its arguments onto schedules.
+
+Semantics, following torch:
+
+* Schedules that scale the learning rate start from each param group's lr captured once at the
+  start of the fit (torch's ``initial_lr``) and kept in the checkpoint.
+* Values are closed form. Where torch updates recursively (``lr = lr * ratio`` each step) the two
+  agree to about 1e-12 relative; where torch itself is closed form (``CyclicLR``, ``OneCycleLR``,
+  ``CosineAnnealingWarmRestarts``, ``LambdaLR``) the operations are torch's and the values equal
+  torch's bit for bit. ``MultiplicativeLR`` is a running product, multiplied in torch's order.
+* ``CyclicLR`` and ``OneCycleLR`` cycle ``momentum`` (``betas[0]`` on the Adam family) inversely to
+  the learning rate.
+
+Example:
+    >>> import lightning_schedulers as ls
+    >>> ls.StepLR(step_size=2, gamma=0.5).simulate(5, initial=0.1).tolist()
+    [0.1, 0.1, 0.05, 0.05, 0.025]
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import lightning.pytorch as pl
+
+from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
+from lightning_schedulers.callbacks import Binding, SchedulerCallback
+from lightning_schedulers.schedules import (
+    Constant,
+    Cosine,
+    CosineRestarts,
+    CumulativeProduct,
+    Cyclic,
+    Exponential,
+    Join,
+    Lambda,
+    Linear,
+    MultiStep,
+    OneCycle,
+    Polynomial,
+    Product,
+    Scale,
+    Schedule,
+    _callable_name,
+)
+from lightning_schedulers.targets import ParamGroup
+
+__all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "ExponentialLR",
+    "LambdaLR",
+    "LinearLR",
+    "MultiStepLR",
+    "MultiplicativeLR",
+    "OneCycleLR",
+    "PolynomialLR",
+    "SequentialLR",
+    "StepLR",
+]
+
+# Growth factors (gamma > 1) are allowed, as in torch; the factor saturates at the largest float
+# instead of overflowing, and a value that still overflows once scaled is refused when written.
+_FACTOR_CEILING = sys.float_info.max
+
+
+def _describe(value: Any) -> str:
+    if callable(value) and not isinstance(value, SchedulerCallback):
+        return _callable_name(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    return repr(value)
+
+
+def _per_group(name: str, value: Any, count: int, check: Callable[[str, Any], Any]) -> list[Any]:
+    """A scalar broadcast to every group, or a list with exactly one entry per group."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
+            raise ValueError(f"`{name}` has {len(value)} values but the optimizer has {count} param group(s)")
+        return [check(f"{name}[{i}]", v) for i, v in enumerate(value)]
+    return [check(name, value)] * count
+
+
+def _float_or_list(name: str, value: Any, **kwargs: Any) -> float | tuple[float, ...]:
+    if isinstance(value, (list, tuple)):
+        items = check_sequence(name, value)
+        return tuple(check_float(f"{name}[{i}]", v, **kwargs) for i, v in enumerate(items))
+    return check_float(name, value, **kwargs)
+
+
+class _TorchLRScheduler(SchedulerCallback):
+    """Common machinery: the lr target, the per-class default interval, composition hooks."""
+
+    _default_interval: ClassVar[str] = "epoch"
+    #: True when torch's recursive update multiplies the current lr by a ratio of this class's
+    #: own factor, so that chaining (``ChainedScheduler``) multiplies the factors.
+    _chainable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        interval: str | None = None,
+        optimizer: int = 0,
+        param_group_index: int | None = None,
+        name: str | None = None,
+        save_history: bool = False,
+        logging_enabled: bool = True,
+    ) -> None:
+        super().__init__(
+            interval=self._default_interval if interval is None else interval,
+            name=name,
+            save_history=save_history,
+            logging_enabled=logging_enabled,
+        )
+        self.optimizer = check_int("optimizer", optimizer, minimum=0)
+        self.param_group_index = (
+            None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
+        )
+
+    # -- what subclasses define
+    def _arguments(self) -> dict[str, Any]:
+        """The torch arguments, for ``repr`` and the checkpoint fingerprint."""
+        raise NotImplementedError
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        """Absolute lr schedule of each group, given each group's initial lr."""
+        return [Scale(factor, base) for factor, base in zip(self._factors(len(bases)), bases, strict=True)]
+
+    def _factors(self, count: int) -> list[Schedule]:
+        """Each group's lr as a factor of its initial lr (multiplicative classes only)."""
+        raise NotImplementedError
+
+    def _sequential_piece(self, bases: list[float], previous: list[float]) -> list[Schedule]:
+        """This scheduler's lr schedules when ``SequentialLR`` switches to it in local time.
+
+        ``previous`` holds each group's lr at the step before the switch.
+        """
+        return self._lr_schedules(bases)
+
+    def _slots(self) -> int | None:
+        """The group count implied by per-group list arguments, if any."""
+        return None
+
+    def _extra_bindings(self) -> tuple[Binding, ...]:
+        return ()
+
+    # -- shared
+    def _target(self, key: str = "lr") -> ParamGroup:
+        return ParamGroup(key, optimizer=self.optimizer, param_group_index=self.param_group_index)
+
+    def _bindings(self) -> tuple[Binding, ...]:
+        lr = Binding(self._target(), builder=self._lr_schedules, slots=self._slots())
+        return (lr, *self._extra_bindings())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={_describe(v)}" for k, v in self._arguments().items())
+        common = f"interval={self.interval!r}, optimizer={self.optimizer}, param_group_index={self.param_group_index}"
+        return f"{type(self).__name__}({args}, {common})"
+
+
+class LambdaLR(_TorchLRScheduler):
+    """Each group's initial lr times ``lr_lambda(t)`` (torch's ``LambdaLR``).
+
+    Args:
+        lr_lambda: a function of the event index, or a list with one function per param group.
+            Use module-level functions (not lambdas) where the callback must be pickled.
+        **kwargs: the common keyword arguments (``interval="epoch"`` by default).
+
+    Example:
+        >>> LambdaLR(lambda epoch: 0.9**epoch).simulate(3, initial=1.0).round(3).tolist()
+        [1.0, 0.9, 0.81]
+    """
+
+    def __init__(self, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lr_lambda = _check_lambdas("lr_lambda", lr_lambda)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"lr_lambda": self.lr_lambda}
+
+    def _slots(self) -> int | None:
+        return len(self.lr_lambda) if isinstance(self.lr_lambda, list) else None
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        fns = _per_group("lr_lambda", self.lr_lambda, len(bases), lambda _, f: f)
+        # torch computes base_lr * lmbda(epoch): Scale does exactly that product.
+        return [Scale(Lambda(fn), base) for fn, base in zip(fns, bases, strict=True)]
+
+
+def _check_lambdas(name: str, value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        items = check_sequence(name, value)
+        for i, fn in enumerate(items):
+            if not callable(fn):
+                raise TypeError(f"`{name}[{i}]` must be callable, got {fn!r}")
+        return list(items)
+    if not callable(value):
+        raise TypeError(f"`{name}` must be a callable or a list of callables, got {value!r}")
+    return value
+
+
+class MultiplicativeLR(_TorchLRScheduler):
+    """Each group's lr multiplied by ``lr_lambda(t)`` at every event ``t >= 1`` (torch's ``MultiplicativeLR``).
+
+    The value at ``t`` is ``initial_lr * lr_lambda(1) * ... * lr_lambda(t)``, multiplied in torch's
+    order (so equal to torch bit for bit). This is the one scheduler without a closed form:
+    jumping to event ``t`` (on resume) evaluates ``lr_lambda`` ``t`` times, once.
+
+    Args:
+        lr_lambda: a function of the event index, or one per param group.
+        **kwargs: the common keyword arguments (``interval="epoch"`` by default).
+
+    Example:
+        >>> MultiplicativeLR(lambda epoch: 0.5).simulate(3, initial=1.0).tolist()
+        [1.0, 0.5, 0.25]
+    """
+
+    _chainable = True
+
+    def __init__(self, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lr_lambda = _check_lambdas("lr_lambda", lr_lambda)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"lr_lambda": self.lr_lambda}
+
+    def _slots(self) -> int | None:
+        return len(self.lr_lambda) if isinstance(self.lr_lambda, list) else None
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        fns = _per_group("lr_lambda", self.lr_lambda, len(bases), lambda _, f: f)
+        return [CumulativeProduct(fn, start=base) for fn, base in zip(fns, bases, strict=True)]
+
+    def _factors(self, count: int) -> list[Schedule]:
+        return [CumulativeProduct(fn) for fn in _per_group("lr_lambda", self.lr_lambda, count, lambda _, f: f)]
+
+    def _sequential_piece(self, bases: list[float], previous: list[float]) -> list[Schedule]:
+        # torch's SequentialLR switches to it with lr = previous_lr * lr_lambda(0), then keeps multiplying.
+        fns = _per_group("lr_lambda", self.lr_lambda, len(bases), lambda _, f: f)
+        return [CumulativeProduct(fn, start=prev * float(fn(0))) for fn, prev in zip(fns, previous, strict=True)]
+
+
+class StepLR(_TorchLRScheduler):
+    """Decay each group's initial lr by ``gamma`` every ``step_size`` events (torch's ``StepLR``).
+
+    Example:
+        >>> StepLR(step_size=2, gamma=0.1).simulate(5, initial=1.0).tolist()
+        [1.0, 1.0, 0.1, 0.1, 0.010000000000000002]
+    """
+
+    _chainable = True
+
+    def __init__(self, step_size: int, gamma: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.step_size = check_int("step_size", step_size, minimum=1)
+        self.gamma = check_float("gamma", gamma, positive=True)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"step_size": self.step_size, "gamma": self.gamma}
+
+    def _factors(self, count: int) -> list[Schedule]:
+        end = None if self.gamma <= 1.0 else _FACTOR_CEILING
+        return [Exponential(1.0, self.gamma, steps=self.step_size, staircase=True, end=end)] * count
+
+
+class MultiStepLR(_TorchLRScheduler):
+    """Decay each group's initial lr by ``gamma`` at each milestone (torch's ``MultiStepLR``).
+
+    A milestone listed twice decays twice, as in torch.
+
+    Example:
+        >>> MultiStepLR(milestones=[1, 3], gamma=0.5).simulate(4, initial=1.0).tolist()
+        [1.0, 0.5, 0.5, 0.25]
+    """
+
+    _chainable = True
+
+    def __init__(self, milestones: Sequence[int], gamma: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.milestones = tuple(sorted(check_sequence("milestones", milestones)))
+        self.gamma = check_float("gamma", gamma, positive=True)
+        MultiStep(1.0, self.gamma, self.milestones)  # validates the milestones now
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"milestones": list(self.milestones), "gamma": self.gamma}
+
+    def _factors(self, count: int) -> list[Schedule]:
+        return [MultiStep(1.0, self.gamma, self.milestones)] * count
+
+
+class ConstantLR(_TorchLRScheduler):
+    """Each group's initial lr times ``factor`` until ``total_iters``, then the initial lr (torch's ``ConstantLR``).
+
+    Example:
+        >>> ConstantLR(factor=0.5, total_iters=2).simulate(4, initial=1.0).tolist()
+        [0.5, 0.5, 1.0, 1.0]
+    """
+
+    _chainable = True
+
+    def __init__(self, factor: float = 1.0 / 3, total_iters: int = 5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.factor = check_float("factor", factor)
+        if not 0.0 <= self.factor <= 1.0:
+            raise ValueError(f"`factor` must be in [0, 1], got {factor!r}")
+        self.total_iters = check_int("total_iters", total_iters, minimum=1)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"factor": self.factor, "total_iters": self.total_iters}
+
+    def _factors(self, count: int) -> list[Schedule]:
+        return [Join((Constant(self.factor), Constant(1.0)), (self.total_iters,))] * count
+
+
+class LinearLR(_TorchLRScheduler):
+    """Scale each group's initial lr linearly from ``start_factor`` to ``end_factor`` (torch's ``LinearLR``).
+
+    Example:
+        >>> LinearLR(start_factor=0.5, total_iters=2).simulate(4, initial=1.0).tolist()
+        [0.5, 0.75, 1.0, 1.0]
+    """
+
+    _chainable = True
+
+    def __init__(
+        self, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.start_factor = check_float("start_factor", start_factor)
+        if not 0.0 < self.start_factor <= 1.0:
+            raise ValueError(f"`start_factor` must be in (0, 1], got {start_factor!r}")
+        self.end_factor = check_float("end_factor", end_factor)
+        if not 0.0 <= self.end_factor <= 1.0:
+            raise ValueError(f"`end_factor` must be in [0, 1], got {end_factor!r}")
+        self.total_iters = check_int("total_iters", total_iters, minimum=1)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"start_factor": self.start_factor, "end_factor": self.end_factor, "total_iters": self.total_iters}
+
+    def _factors(self, count: int) -> list[Schedule]:
+        return [Linear(self.start_factor, self.end_factor, self.total_iters)] * count
+
+
+class ExponentialLR(_TorchLRScheduler):
+    """Each group's initial lr times ``gamma ** t`` (torch's ``ExponentialLR``).
+
+    Example:
+        >>> ExponentialLR(gamma=0.5).simulate(3, initial=1.0).tolist()
+        [1.0, 0.5, 0.25]
+    """
+
+    _chainable = True
+
+    def __init__(self, gamma: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gamma = check_float("gamma", gamma, positive=True)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"gamma": self.gamma}
+
+    def _factors(self, count: int) -> list[Schedule]:
+        end = None if self.gamma <= 1.0 else _FACTOR_CEILING
+        return [Exponential(1.0, self.gamma, end=end)] * count
+
+
+class PolynomialLR(_TorchLRScheduler):
+    """Each group's initial lr times ``(1 - t / total_iters) ** power``, then 0 (torch's ``PolynomialLR``).
+
+    Example:
+        >>> PolynomialLR(total_iters=4, power=1.0).simulate(5, initial=1.0).tolist()
+        [1.0, 0.75, 0.5, 0.25, 0.0]
+    """
+
+    _chainable = True
+
+    def __init__(self, total_iters: int = 5, power: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.total_iters = check_int("total_iters", total_iters, minimum=1)
+        self.power = check_float("power", power, positive=True)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"total_iters": self.total_iters, "power": self.power}
+
+    def _factors(self, count: int) -> list[Schedule]:
+        return [Polynomial(1.0, 0.0, self.total_iters, self.power)] * count
+
+
+class CosineAnnealingLR(_TorchLRScheduler):
+    """Cosine from each group's initial lr to ``eta_min`` over ``T_max`` events (torch's ``CosineAnnealingLR``).
+
+    Past ``T_max`` the cosine continues (period ``2 * T_max``), as torch's does. The value is the
+    closed form, computed so it keeps full precision near ``eta_min``; torch's recursive update
+    drifts from it by up to ~1e-11 relative over 100,000 events.
+
+    Example:
+        >>> CosineAnnealingLR(T_max=2, eta_min=0.0).simulate(5, initial=1.0).round(12).tolist()
+        [1.0, 0.5, 0.0, 0.5, 1.0]
+    """
+
+    def __init__(self, T_max: int, eta_min: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.T_max = check_int("T_max", T_max, minimum=1)
+        self.eta_min = check_float("eta_min", eta_min)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"T_max": self.T_max, "eta_min": self.eta_min}
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        return [Cosine(base, self.eta_min, self.T_max, periodic=True) for base in bases]
+
+
+class CosineAnnealingWarmRestarts(_TorchLRScheduler):
+    """Cosine from each group's initial lr to ``eta_min``, restarting; cycle ``i`` lasts ``T_0 * T_mult**i``.
+
+    Torch's ``CosineAnnealingWarmRestarts`` stepped once per event; values equal torch's bit for bit.
+
+    Example:
+        >>> CosineAnnealingWarmRestarts(T_0=2).simulate(4, initial=1.0).round(12).tolist()
+        [1.0, 0.5, 1.0, 0.5]
+    """
+
+    def __init__(self, T_0: int, T_mult: int = 1, eta_min: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.T_0 = check_int("T_0", T_0, minimum=1)
+        self.T_mult = check_int("T_mult", T_mult, minimum=1)
+        self.eta_min = check_float("eta_min", eta_min)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"T_0": self.T_0, "T_mult": self.T_mult, "eta_min": self.eta_min}
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        return [CosineRestarts(base, self.eta_min, self.T_0, self.T_mult) for base in bases]
+
+
+def _check_optimizer_momentum(cls: str, callback: _TorchLRScheduler, trainer: pl.Trainer) -> None:
+    optimizers = trainer.optimizers
+    if callback.optimizer >= len(optimizers):
+        return  # ParamGroup.bind reports the index error with what exists
+    opt = optimizers[callback.optimizer]
+    if not any("momentum" in g or "betas" in g for g in opt.param_groups):
+        raise ValueError(
+            f"{cls}(cycle_momentum=True) needs an optimizer with `momentum` or `betas`, but "
+            f"{type(opt).__name__} has neither; pass cycle_momentum=False"
+        )
+
+
+class CyclicLR(_TorchLRScheduler):
+    """Cycle the lr between ``base_lr`` and ``max_lr`` (torch's ``CyclicLR``), momentum inversely.
+
+    Values equal torch's bit for bit. The built-in ``mode``s impose their ``scale_mode``
+    (``"cycle"`` for the triangular modes, ``"iterations"`` for ``"exp_range"``); a custom
+    ``scale_fn`` uses the ``scale_mode`` given. ``base_lr``, ``max_lr``, ``base_momentum`` and
+    ``max_momentum`` take a float or one value per param group.
+
+    Example:
+        >>> cb = CyclicLR(base_lr=0.1, max_lr=1.0, step_size_up=2, cycle_momentum=False)
+        >>> cb.simulate(5).round(6).tolist()
+        [0.1, 0.55, 1.0, 0.55, 0.1]
+    """
+
+    _default_interval = "step"
+
+    def __init__(
+        self,
+        base_lr: float | Sequence[float],
+        max_lr: float | Sequence[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable[[float], float] | None = None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.8,
+        max_momentum: float | Sequence[float] = 0.9,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.base_lr = _float_or_list("base_lr", base_lr)
+        self.max_lr = _float_or_list("max_lr", max_lr)
+        self.step_size_up = check_int("step_size_up", step_size_up, minimum=1)
+        self.step_size_down = (
+            self.step_size_up if step_size_down is None else check_int("step_size_down", step_size_down, minimum=1)
+        )
+        if scale_fn is None:
+            check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))
+        elif not callable(scale_fn):
+            raise TypeError(f"`scale_fn` must be callable or None, got {scale_fn!r}")
+        self.mode = mode
+        self.gamma = check_float("gamma", gamma, positive=True)
+        self.scale_fn = scale_fn
+        self.scale_mode = check_choice("scale_mode", scale_mode, ("cycle", "iterations"))
+        self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
+        self.base_momentum = _float_or_list("base_momentum", base_momentum)
+        self.max_momentum = _float_or_list("max_momentum", max_momentum)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {
+            "base_lr": self.base_lr,
+            "max_lr": self.max_lr,
+            "step_size_up": self.step_size_up,
+            "step_size_down": self.step_size_down,
+            "mode": self.mode,
+            "gamma": self.gamma,
+            "scale_fn": self.scale_fn,
+            "scale_mode": self.scale_mode,
+            "cycle_momentum": self.cycle_momentum,
+            "base_momentum": self.base_momentum,
+            "max_momentum": self.max_momentum,
+        }
+
+    def _slots(self) -> int | None:
+        lists = [v for v in (self.base_lr, self.max_lr, self.base_momentum, self.max_momentum) if isinstance(v, tuple)]
+        return len(lists[0]) if lists else None
+
+    def _cycles(self, low: Any, high: Any, names: tuple[str, str], count: int) -> list[Schedule]:
+        lows = _per_group(names[0], low, count, check_float)
+        highs = _per_group(names[1], high, count, check_float)
+        return [
+            Cyclic(
+                lo,
+                hi,
+                self.step_size_up,
+                self.step_size_down,
+                mode=self.mode,
+                gamma=self.gamma,
+                scale_fn=self.scale_fn,
+                scale_mode=self.scale_mode,
+            )
+            for lo, hi in zip(lows, highs, strict=True)
+        ]
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        return self._cycles(self.base_lr, self.max_lr, ("base_lr", "max_lr"), len(bases))
+
+    def _momentum_schedules(self, bases: list[float]) -> list[Schedule]:
+        # Inverse cycle: from max_momentum down towards base_momentum while the lr rises.
+        return self._cycles(self.max_momentum, self.base_momentum, ("max_momentum", "base_momentum"), len(bases))
+
+    def _extra_bindings(self) -> tuple[Binding, ...]:
+        if not self.cycle_momentum:
+            return ()
+        return (Binding(self._target("momentum"), builder=self._momentum_schedules, slots=self._slots()),)
+
+    def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
+        if self.cycle_momentum:
+            _check_optimizer_momentum("CyclicLR", self, trainer)
+
+
+class OneCycleLR(_TorchLRScheduler):
+    """The 1cycle policy (torch's ``OneCycleLR``): warm up to ``max_lr``, anneal far below, momentum inversely.
+
+    Values equal torch's bit for bit. The total length is ``total_steps``, else ``epochs *
+    steps_per_epoch``, else taken at the start of the fit from ``trainer.estimated_stepping_batches``
+    (``interval="step"``, accumulation- and DDP-aware) or ``trainer.max_epochs`` (``"epoch"``),
+    and kept in the checkpoint. Past the end the last value holds and a warning is emitted once
+    (torch raises). ``simulate(n)`` without a known total previews a fit of ``n`` events.
+
+    Example:
+        >>> cb = OneCycleLR(max_lr=1.0, total_steps=10, anneal_strategy="linear", cycle_momentum=False)
+        >>> cb.simulate(4).round(4).tolist()
+        [0.04, 0.52, 1.0, 0.8571]
+    """
+
+    _default_interval = "step"
+
+    def __init__(
+        self,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_lr = _float_or_list("max_lr", max_lr, positive=True)
+        self.total_steps = None if total_steps is None else check_int("total_steps", total_steps, minimum=1)
+        self.epochs = None if epochs is None else check_int("epochs", epochs, minimum=1)
+        self.steps_per_epoch = (
+            None if steps_per_epoch is None else check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+        )
+        if self.total_steps is None and (self.epochs is None) != (self.steps_per_epoch is None):
+            raise ValueError(
+                f"give `epochs` and `steps_per_epoch` together (got epochs={epochs!r}, "
+                f"steps_per_epoch={steps_per_epoch!r}), or `total_steps`, or neither to use the trainer's total"
+            )
+        self.pct_start = check_float("pct_start", pct_start)
+        if not 0.0 < self.pct_start < 1.0:
+            raise ValueError(f"`pct_start` must be in (0, 1), got {pct_start!r}")
+        self.anneal_strategy = check_choice("anneal_strategy", anneal_strategy, ("cos", "linear"))
+        self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
+        self.base_momentum = _float_or_list("base_momentum", base_momentum)
+        self.max_momentum = _float_or_list("max_momentum", max_momentum)
+        self.div_factor = check_float("div_factor", div_factor, positive=True)
+        self.final_div_factor = check_float("final_div_factor", final_div_factor, positive=True)
+        self.three_phase = check_bool("three_phase", three_phase)
+        if self.total_steps is not None:
+            self._given_total: int | None = self.total_steps
+        elif self.epochs is not None and self.steps_per_epoch is not None:
+            self._given_total = self.epochs * self.steps_per_epoch
+        else:
+            self._given_total = None
+        if self._given_total is not None:
+            self._curves(1.0, 1.0, 1.0, self._given_total)  # rejects a phase of zero length now, not mid-fit
+        self._total = self._given_total
+        self._horizon = self._total
+
+    def _arguments(self) -> dict[str, Any]:
+        return {
+            "max_lr": self.max_lr,
+            "total_steps": self.total_steps,
+            "epochs": self.epochs,
+            "steps_per_epoch": self.steps_per_epoch,
+            "pct_start": self.pct_start,
+            "anneal_strategy": self.anneal_strategy,
+            "cycle_momentum": self.cycle_momentum,
+            "base_momentum": self.base_momentum,
+            "max_momentum": self.max_momentum,
+            "div_factor": self.div_factor,
+            "final_div_factor": self.final_div_factor,
+            "three_phase": self.three_phase,
+        }
+
+    def _slots(self) -> int | None:
+        lists = [v for v in (self.max_lr, self.base_momentum, self.max_momentum) if isinstance(v, tuple)]
+        return len(lists[0]) if lists else None
+
+    def _curves(self, start: float, peak: float, end: float, total: int) -> OneCycle:
+        return OneCycle(start, peak, end, total, self.pct_start, self.anneal_strategy, self.three_phase)
+
+    def _resolved_total(self) -> int:
+        if self._total is None:
+            raise ValueError(
+                "OneCycleLR: the total number of steps is unknown until the fit starts; give `total_steps` "
+                "(or `epochs` and `steps_per_epoch`), or preview with simulate(num_events)"
+            )
+        return self._total
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        total = self._resolved_total()
+        schedules: list[Schedule] = []
+        for peak in _per_group("max_lr", self.max_lr, len(bases), check_float):
+            initial = peak / self.div_factor  # torch: initial_lr, then min_lr = initial_lr / final_div_factor
+            schedules.append(self._curves(initial, peak, initial / self.final_div_factor, total))
+        return schedules
+
+    def _momentum_schedules(self, bases: list[float]) -> list[Schedule]:
+        total = self._resolved_total()
+        highs = _per_group("max_momentum", self.max_momentum, len(bases), check_float)
+        lows = _per_group("base_momentum", self.base_momentum, len(bases), check_float)
+        return [self._curves(hi, lo, hi, total) for hi, lo in zip(highs, lows, strict=True)]
+
+    def _extra_bindings(self) -> tuple[Binding, ...]:
+        if not self.cycle_momentum:
+            return ()
+        return (Binding(self._target("momentum"), builder=self._momentum_schedules, slots=self._slots()),)
+
+    def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> Any:
+        """Preview ``num_events`` events; without a known total, of a fit that long (see the class)."""
+        if self._total is not None:
+            return super().simulate(num_events, initial)
+        preview = copy.copy(self)
+        preview._total = check_int("num_events", num_events, minimum=1)
+        return SchedulerCallback.simulate(preview, num_events, initial)
+
+    def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
+        if self.cycle_momentum:
+            _check_optimizer_momentum("OneCycleLR", self, trainer)
+        if self._given_total is not None:
+            total = self._given_total
+        elif restored is not None and isinstance(restored.get("total"), int):
+            total = int(restored["total"])  # keep the length the run started with
+        else:
+            total = _trainer_total(trainer, self.interval, "OneCycleLR")
+        self._curves(1.0, 1.0, 1.0, total)
+        self._total = total
+        self._horizon = total
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"total": self._total}
+
+
+def _trainer_total(trainer: pl.Trainer, interval: str, who: str) -> int:
+    """Total optimizer steps (or epochs) of this fit, or a clear error when it is unknown."""
+    if interval == "epoch":
+        epochs = trainer.max_epochs
+        if epochs is None or epochs < 0:
+            raise ValueError(f"{who}: the number of epochs is unknown (max_epochs={epochs}); give the total")
+        return int(epochs)
+    total = trainer.estimated_stepping_batches
+    if not isinstance(total, int) and (total != total or total == float("inf")):
+        raise ValueError(
+            f"{who}: the total number of optimizer steps is unknown (estimated_stepping_batches={total}); "
+            "set max_steps or give `total_steps`"
+        )
+    return int(total)
+
+
+def _check_members(cls: str, schedulers: Any, container: _TorchLRScheduler) -> list[_TorchLRScheduler]:
+    items = check_sequence("schedulers", schedulers)
+    members: list[_TorchLRScheduler] = []
+    for i, member in enumerate(items):
+        if not isinstance(member, _TorchLRScheduler) or isinstance(member, SequentialLR):
+            raise TypeError(
+                f"`schedulers[{i}]` must be one of this package's torch-family schedulers "
+                f"(StepLR, LinearLR, ...), not a SequentialLR, got {member!r}"
+            )
+        if (member.optimizer, member.param_group_index) != (container.optimizer, container.param_group_index):
+            raise ValueError(
+                f"`schedulers[{i}]` targets optimizer={member.optimizer}, param_group_index={member.param_group_index} "
+                f"but the {cls} targets optimizer={container.optimizer}, "
+                f"param_group_index={container.param_group_index}; set them on the {cls}"
+            )
+        if getattr(member, "cycle_momentum", False):
+            raise ValueError(
+                f"`schedulers[{i}]` ({type(member).__name__}) cycles momentum, which {cls} does not compose; "
+                "pass cycle_momentum=False to it"
+            )
+        members.append(member)
+    return members
+
+
+class SequentialLR(_TorchLRScheduler):
+    """Run schedulers one after another, switching at ``milestones`` (torch's ``SequentialLR``).
+
+    Scheduler ``i`` runs in its own local time from ``milestones[i - 1]`` on, starting again from
+    each group's initial lr, as torch's does (a ``MultiplicativeLR`` member continues from the
+    current lr, as in torch). The members' own ``interval``, logging and target arguments are not
+    used: the ``SequentialLR``'s apply.
+
+    Example:
+        >>> warmup = LinearLR(start_factor=0.5, total_iters=2)
+        >>> cb = SequentialLR([warmup, ExponentialLR(gamma=0.5)], milestones=[2])
+        >>> cb.simulate(5, initial=1.0).tolist()
+        [0.5, 0.75, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(self, schedulers: Sequence[_TorchLRScheduler], milestones: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.schedulers = _check_members("SequentialLR", schedulers, self)
+        bounds = check_sequence("milestones", milestones, allow_empty=True)
+        if len(bounds) != len(self.schedulers) - 1:
+            raise ValueError(
+                f"`milestones` must have len(schedulers) - 1 = {len(self.schedulers) - 1} entries, "
+                f"got {len(bounds)}: {milestones!r}"
+            )
+        self.milestones = tuple(check_int(f"milestones[{i}]", m, minimum=1) for i, m in enumerate(bounds))
+        for i in range(1, len(self.milestones)):
+            if self.milestones[i] <= self.milestones[i - 1]:
+                raise ValueError(f"`milestones` must be strictly increasing, got {list(milestones)!r}")
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"schedulers": self.schedulers, "milestones": list(self.milestones)}
+
+    def _slots(self) -> int | None:
+        return next((s._slots() for s in self.schedulers if s._slots() is not None), None)
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        pieces = [self.schedulers[0]._lr_schedules(bases)]
+        for i, member in enumerate(self.schedulers[1:], start=1):
+            start = self.milestones[i - 2] if i >= 2 else 0
+            previous = [piece.value(self.milestones[i - 1] - start - 1) for piece in pieces[-1]]
+            pieces.append(member._sequential_piece(bases, previous))
+        return [Join(tuple(p[j] for p in pieces), self.milestones) for j in range(len(bases))]
+
+
+class ChainedScheduler(_TorchLRScheduler):
+    """Apply several multiplicative schedulers at once (torch's ``ChainedScheduler``).
+
+    torch steps every member on the current lr, so the factors multiply: the value is each
+    group's initial lr times the product of the members' factors. That holds for the members
+    whose torch update multiplies the lr by a ratio (``StepLR``, ``MultiStepLR``, ``ConstantLR``,
+    ``LinearLR``, ``ExponentialLR``, ``PolynomialLR``, ``MultiplicativeLR`` and nested
+    ``ChainedScheduler``); the others overwrite the lr from their own base in torch, which makes
+    a chain order-dependent, and are refused with an error.
+
+    Example:
+        >>> cb = ChainedScheduler([ConstantLR(factor=0.5, total_iters=2), ExponentialLR(gamma=0.9)])
+        >>> cb.simulate(3, initial=1.0).round(4).tolist()
+        [0.5, 0.45, 0.81]
+    """
+
+    _chainable = True
+
+    def __init__(self, schedulers: Sequence[_TorchLRScheduler], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.schedulers = _check_members("ChainedScheduler", schedulers, self)
+        for i, member in enumerate(self.schedulers):
+            if not member._chainable:
+                raise ValueError(
+                    f"`schedulers[{i}]` ({type(member).__name__}) does not multiply the current lr in torch, so "
+                    "chaining it is order-dependent; chain only StepLR, MultiStepLR, ConstantLR, LinearLR, "
+                    "ExponentialLR, PolynomialLR, MultiplicativeLR or ChainedScheduler"
+                )
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"schedulers": self.schedulers}
+
+    def _slots(self) -> int | None:
+        return next((s._slots() for s in self.schedulers if s._slots() is not None), None)
+
+    def _factors(self, count: int) -> list[Schedule]:
+        per_member = [member._factors(count) for member in self.schedulers]
+        return [Product(tuple(factors[j] for factors in per_member)) for j in range(count)]
