@@ -44,10 +44,13 @@ __all__ = [
     "Clamp",
     "Constant",
     "Cosine",
+    "CosineCycles",
     "CosineRestarts",
     "CumulativeProduct",
     "Cyclic",
+    "CyclicalAnneal",
     "Exponential",
+    "InverseSqrt",
     "Join",
     "Lambda",
     "Linear",
@@ -56,9 +59,11 @@ __all__ = [
     "Phase",
     "PiecewiseLinear",
     "Polynomial",
+    "PowerRamp",
     "Product",
     "Scale",
     "Schedule",
+    "Shift",
     "Step",
     "join",
     "join_phases",
@@ -439,6 +444,9 @@ class Polynomial(Schedule):
 class PiecewiseLinear(Schedule):
     """Linear interpolation between ``(event, value)`` points; the end values hold outside.
 
+    Events may repeat: a repeated event is a jump, and the last value given for it applies from
+    it on (ignite's ``PiecewiseLinear`` convention, whose arithmetic this follows exactly).
+
     Example:
         >>> s = PiecewiseLinear([(0, 0.0), (10, 1.0), (20, 0.5)])
         >>> [s.value(t) for t in (0, 5, 10, 15, 99)]
@@ -464,7 +472,7 @@ class PiecewiseLinear(Schedule):
                     check_float(f"points[{i}][1]", item[1]),
                 )
             )
-        events = check_int_sequence("points events", [p[0] for p in clean], strictly_increasing=True)
+        events = check_int_sequence("points events", [p[0] for p in clean], strictly_increasing=False)
         _set(self, "points", tuple(clean))
         # Lookup tables cached once; kept out of eq, hash and repr.
         _set(self, "_events", events)
@@ -478,7 +486,7 @@ class PiecewiseLinear(Schedule):
         if i == len(self.points):
             return self.points[-1][1]
         (t0, v0), (t1, v1) = self.points[i - 1], self.points[i]
-        return v0 + (v1 - v0) * ((float(t) - t0) / (t1 - t0))
+        return v0 + (v1 - v0) * (float(t) - t0) / (t1 - t0)
 
     def _values(self, ts: FloatArray) -> FloatArray:
         events: FloatArray = self._events_array
@@ -488,7 +496,7 @@ class PiecewiseLinear(Schedule):
         lo = np.clip(i - 1, 0, n - 1)
         hi = np.clip(i, 0, n - 1)
         span = np.where(hi > lo, events[hi] - events[lo], 1.0)
-        inner = vals[lo] + (vals[hi] - vals[lo]) * ((ts - events[lo]) / span)
+        inner = vals[lo] + (vals[hi] - vals[lo]) * (ts - events[lo]) / span
         return np.where(i == 0, vals[0], np.where(i == n, vals[-1], inner))
 
 
@@ -1076,4 +1084,296 @@ class OneCycle(Schedule):
                 out[mask] = (v1 - v0) * pct + v0
             done |= mask
             begin = end
+        return out
+
+
+@dataclass(frozen=True)
+class Shift(Schedule):
+    """``schedule`` read ``offset`` events ahead: ``value(t) = schedule.value(t + offset)``.
+
+    Example:
+        >>> Shift(Linear(0.0, 1.0, 4), 2).value(0)
+        0.5
+    """
+
+    schedule: Schedule
+    offset: int
+
+    def __post_init__(self) -> None:
+        _check_schedule("schedule", self.schedule)
+        _set(self, "offset", check_int("offset", self.offset))
+
+    def value(self, t: int) -> float:
+        return self.schedule.value(t + self.offset)
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        return self.schedule._values(ts + self.offset)
+
+
+@dataclass(frozen=True)
+class PowerRamp(Schedule):
+    """``start + (end - start) * (t / steps) ** power`` until ``steps``, then ``end``.
+
+    ``power=0.5`` from the peak to the floor is the "1 - sqrt" cooldown of warmup-stable-decay.
+
+    Example:
+        >>> [PowerRamp(1.0, 0.0, 4, power=0.5).value(t) for t in (0, 1, 4)]
+        [1.0, 0.5, 0.0]
+    """
+
+    start: float
+    end: float
+    steps: int
+    power: float = 1.0
+
+    def __post_init__(self) -> None:
+        _set(self, "start", check_float("start", self.start))
+        _set(self, "end", check_float("end", self.end))
+        _set(self, "steps", check_int("steps", self.steps, minimum=1))
+        _set(self, "power", check_float("power", self.power, positive=True))
+
+    def value(self, t: int) -> float:
+        if t >= self.steps:
+            return self.end
+        v: float = self.start + (self.end - self.start) * (max(float(t), 0.0) / self.steps) ** self.power
+        return v
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        frac = np.minimum(np.maximum(ts, 0.0), self.steps) / self.steps
+        ramp = self.start + (self.end - self.start) * np.power(frac, self.power)
+        return np.where(ts >= self.steps, self.end, ramp)
+
+
+@dataclass(frozen=True)
+class InverseSqrt(Schedule):
+    """Noam's schedule: ``scale * min(s ** -0.5, s * warmup_steps ** -1.5)`` with ``s = t + 1``.
+
+    A linear warmup over ``warmup_steps`` to ``scale / sqrt(warmup_steps)``, then decay as
+    ``1 / sqrt(s)`` ("Attention Is All You Need" uses ``scale = d_model ** -0.5``).
+
+    Example:
+        >>> s = InverseSqrt(1.0, warmup_steps=4)
+        >>> [s.value(t) for t in (0, 3, 15)]
+        [0.125, 0.5, 0.25]
+    """
+
+    scale: float
+    warmup_steps: int
+
+    def __post_init__(self) -> None:
+        _set(self, "scale", check_float("scale", self.scale))
+        _set(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps, minimum=1))
+
+    def value(self, t: int) -> float:
+        s = max(float(t), 0.0) + 1.0
+        v: float = self.scale * min(s**-0.5, s * self.warmup_steps**-1.5)
+        return v
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        s = np.maximum(ts, 0.0) + 1.0
+        out: FloatArray = self.scale * np.minimum(np.power(s, -0.5), s * self.warmup_steps**-1.5)
+        return out
+
+
+@dataclass(frozen=True)
+class CosineCycles(Schedule):
+    """Cosine cycles from ``start`` to ``end`` with timm's options (``CosineLRScheduler`` without warmup).
+
+    Cycle ``i`` lasts ``cycle_steps * cycle_mult**i`` events and peaks at ``start *
+    cycle_decay**i``; after ``cycle_limit`` cycles the value stays at ``end``. ``k`` is the
+    k-decay exponent: the phase is ``t_cur**k / t_i**k`` (``k=1`` is the plain cosine).
+
+    Example:
+        >>> s = CosineCycles(1.0, 0.0, cycle_steps=4, cycle_decay=0.5, cycle_limit=2)
+        >>> [round(s.value(t), 3) for t in (0, 2, 4, 6, 8, 99)]
+        [1.0, 0.5, 0.5, 0.25, 0.0, 0.0]
+    """
+
+    start: float
+    end: float
+    cycle_steps: int
+    cycle_mult: float = 1.0
+    cycle_decay: float = 1.0
+    cycle_limit: int = 1
+    k: float = 1.0
+
+    def __post_init__(self) -> None:
+        _set(self, "start", check_float("start", self.start))
+        _set(self, "end", check_float("end", self.end))
+        _set(self, "cycle_steps", check_int("cycle_steps", self.cycle_steps, minimum=1))
+        mult = check_float("cycle_mult", self.cycle_mult, positive=True)
+        if mult < 1.0:
+            raise ValueError(f"`cycle_mult` must be >= 1, got {self.cycle_mult!r}")
+        _set(self, "cycle_mult", mult)
+        _set(self, "cycle_decay", check_float("cycle_decay", self.cycle_decay, positive=True))
+        _set(self, "cycle_limit", check_int("cycle_limit", self.cycle_limit, minimum=1))
+        _set(self, "k", check_float("k", self.k, positive=True))
+
+    def _cycle(self, t: float) -> tuple[int, float, float]:
+        """(cycle index, position in the cycle, cycle length), in closed form."""
+        m, c = self.cycle_mult, self.cycle_steps
+        if m == 1.0:
+            i = int(t // c)
+            return i, t - c * i, float(c)
+        i = math.floor(math.log(1 - t / c * (1 - m), m))
+        length = m**i * c
+        return i, t - (1 - m**i) / (1 - m) * c, length
+
+    def value(self, t: int) -> float:
+        i, t_cur, t_i = self._cycle(max(float(t), 0.0))
+        if i >= self.cycle_limit:
+            return self.end
+        peak = self.start * self.cycle_decay**i
+        v: float = self.end + 0.5 * (peak - self.end) * (1 + math.cos(math.pi * t_cur**self.k / t_i**self.k))
+        return v
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        return np.array([self.value(int(t)) for t in ts.reshape(-1)], dtype=np.float64).reshape(ts.shape)
+
+
+@dataclass(frozen=True, repr=False)
+class CyclicalAnneal(Schedule):
+    """ignite's cyclical schedules (``CosineAnnealingScheduler``, ``LinearCyclicalScheduler``), exactly.
+
+    Cycle ``k`` lasts ``cycle_size_k`` events plus a warmup of ``warmup_duration_k`` events back to
+    the start value, both multiplied by ``cycle_mult`` (and truncated to ints) after each cycle; the
+    start value is multiplied by ``start_value_mult`` when a cycle reaches its end value, the end
+    value by ``end_value_mult`` when a new cycle begins. ``shape`` is ``"cosine"``, ``"linear"``
+    (down and back up within a cycle) or ``"linear_monotonic"``. Values equal ignite's
+    ``simulate_values`` bit for bit: the cycle table is built with ignite's own arithmetic and cached
+    (a few entries: one per cycle up to the largest event asked for).
+
+    Example:
+        >>> s = CyclicalAnneal("linear", 1.0, 0.0, cycle_size=4)
+        >>> [s.value(t) for t in range(6)]
+        [1.0, 0.5, 0.0, 0.5, 1.0, 0.5]
+    """
+
+    shape: str
+    start_value: float
+    end_value: float
+    cycle_size: int
+    cycle_mult: float = 1.0
+    start_value_mult: float = 1.0
+    end_value_mult: float = 1.0
+    warmup_duration: int = 0
+    _table: list[tuple[int, int, int, float, float, float]] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.shape not in ("cosine", "linear", "linear_monotonic"):
+            raise ValueError(f"`shape` must be 'cosine', 'linear' or 'linear_monotonic', got {self.shape!r}")
+        for name in ("start_value", "end_value"):
+            _set(self, name, check_float(name, getattr(self, name)))
+        for name in ("start_value_mult", "end_value_mult"):
+            _set(self, name, check_float(name, getattr(self, name), positive=True))
+        _set(self, "cycle_size", check_int("cycle_size", self.cycle_size, minimum=2))
+        mult = check_float("cycle_mult", self.cycle_mult, positive=True)
+        if mult < 1.0:
+            raise ValueError(f"`cycle_mult` must be >= 1 (cycles never shrink), got {self.cycle_mult!r}")
+        _set(self, "cycle_mult", mult)
+        _set(self, "warmup_duration", check_int("warmup_duration", self.warmup_duration, minimum=0))
+        if self.warmup_duration > 0 and self.shape == "linear":
+            raise ValueError("`warmup_duration` > 0 needs `monotonic=True` for the linear cyclical schedule")
+        _set(self, "_table", [])
+
+    def __repr__(self) -> str:
+        fields_ = ("shape", "start_value", "end_value", "cycle_size", "cycle_mult", "start_value_mult")
+        more = ("end_value_mult", "warmup_duration")
+        return "CyclicalAnneal(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in fields_ + more) + ")"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_table"] = []  # a cache: rebuilt on demand
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _periodic(self) -> bool:
+        return self.cycle_mult == 1.0 and self.start_value_mult == 1.0 and self.end_value_mult == 1.0
+
+    def _extend(self, t: int) -> None:
+        """Extend the cycle table (begin, size, warmup, start before/after the bottom, end) past ``t``."""
+        table = self._table
+        if not table:
+            start_after = self.start_value * self.start_value_mult
+            table.append((0, self.cycle_size, self.warmup_duration, self.start_value, start_after, self.end_value))
+        while True:
+            begin, size, warmup, _, start_after, end = table[-1]
+            if begin + size + warmup > t or (self._periodic() and len(table) >= 1):
+                return
+            new_size = int(size * self.cycle_mult)
+            new_warmup = int(warmup * self.cycle_mult)
+            table.append(
+                (
+                    begin + size + warmup,
+                    new_size,
+                    new_warmup,
+                    start_after,
+                    start_after * self.start_value_mult,
+                    end * self.end_value_mult,
+                )
+            )
+
+    def _row(self, t: int) -> tuple[int, int, int, float, float, float]:
+        if self._periodic():
+            self._extend(0)
+            _, size, warmup, s0, s1, end = self._table[0]
+            return t - t % (size + warmup), size, warmup, s0, s1, end
+        self._extend(t)
+        table = self._table
+        lo, hi = 0, len(table) - 1
+        while lo < hi:  # the last cycle that begins at or before t
+            mid = (lo + hi + 1) // 2
+            if table[mid][0] <= t:
+                lo = mid
+            else:
+                hi = mid - 1
+        return table[lo]
+
+    def value(self, t: int) -> float:
+        tt = max(int(t), 0)
+        begin, size, warmup, s_before, s_after, end = self._row(tt)
+        e = tt - begin
+        if e > size:  # warmup back towards the (multiplied) start value
+            return end + (s_after - end) * ((e - size) / warmup)
+        start = s_before if e < size else s_after
+        progress = e / size
+        if self.shape == "cosine":
+            return start + ((end - start) / 2) * (1 - math.cos(math.pi * progress))
+        if self.shape == "linear_monotonic":
+            return start + (end - start) * progress
+        return end + (start - end) * abs(progress - 0.5) * 2
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        flat = np.maximum(ts.reshape(-1), 0.0).astype(np.int64)
+        if flat.size == 0:
+            return np.empty(ts.shape, dtype=np.float64)
+        if self._periodic():
+            self._extend(0)
+            _, size, warmup, s0, s1, end = self._table[0]
+            e = flat % (size + warmup)
+            sizes, warmups = np.full(flat.shape, size), np.full(flat.shape, max(warmup, 1))
+            s_before, s_after, ends = np.full(flat.shape, s0), np.full(flat.shape, s1), np.full(flat.shape, end)
+        else:
+            self._extend(int(flat.max()))
+            table = np.array(self._table, dtype=object)
+            begins = np.array([row[0] for row in self._table], dtype=np.int64)
+            idx = np.searchsorted(begins, flat, side="right") - 1
+            e = flat - begins[idx]
+            sizes = np.array(table[idx, 1], dtype=np.int64)
+            warmups = np.maximum(np.array(table[idx, 2], dtype=np.int64), 1)
+            s_before = np.array(table[idx, 3], dtype=np.float64)
+            s_after = np.array(table[idx, 4], dtype=np.float64)
+            ends = np.array(table[idx, 5], dtype=np.float64)
+        start = np.where(e < sizes, s_before, s_after)
+        progress = e / sizes
+        if self.shape == "cosine":
+            curve = start + ((ends - start) / 2) * (1 - np.cos(math.pi * progress))
+        elif self.shape == "linear_monotonic":
+            curve = start + (ends - start) * progress
+        else:
+            curve = ends + (start - ends) * np.abs(progress - 0.5) * 2
+        warm = ends + (s_after - ends) * ((e - sizes) / warmups)
+        out: FloatArray = np.where(e > sizes, warm, curve).reshape(ts.shape)
         return out

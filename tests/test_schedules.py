@@ -50,6 +50,7 @@ CATALOGUE: list[Schedule] = [
     Polynomial(0.5, 0.1, 11, power=0.5),
     PiecewiseLinear([(0, 0.0), (10, 1.0), (100, 0.25)]),
     PiecewiseLinear([(5, 2.0)]),
+    PiecewiseLinear([(0, 0.0), (4, 1.0), (4, 3.0), (8, 1.0), (8, 1.0)]),
     join([Linear(0.0, 1.0, 10), Cosine(1.0, 0.01, 90)], boundaries=[10]),
     sequence([Constant(1.0), Step(1.0, 0.5, 3), Linear(0.1, 0.0, 50)], durations=[4, 20]),
     Product((Cosine(1.0, 0.0, 100), Linear(0.0, 1.0, 10))),
@@ -122,6 +123,8 @@ def test_polynomial() -> None:
 def test_piecewise_linear() -> None:
     s = PiecewiseLinear([(5, 0.0), (10, 1.0), (20, 0.5)])
     assert [s.value(t) for t in (0, 5, 6, 10, 15, 20, 10**9)] == [0.0, 0.0, 0.2, 1.0, 0.75, 0.5, 0.5]
+    jump = PiecewiseLinear([(0, 0.0), (4, 1.0), (4, 3.0), (8, 1.0)])  # a repeated event is a jump
+    assert [jump.value(t) for t in (2, 3, 4, 6, 8)] == [0.5, 0.75, 3.0, 2.0, 1.0]
 
 
 # ---------------------------------------------------------------- composition
@@ -226,7 +229,7 @@ BAD = [
     (lambda: MultiStep(1.0, 0.5, "12"), TypeError, r"`milestones` must be a sequence, got '12'"),
     (lambda: Polynomial(1.0, 0.0, 10, power=0.0), ValueError, r"`power` must be > 0, got 0.0"),
     (lambda: PiecewiseLinear([]), ValueError, r"`points` must not be empty"),
-    (lambda: PiecewiseLinear([(0, 1.0), (0, 2.0)]), ValueError, r"strictly increasing"),
+    (lambda: PiecewiseLinear([(5, 1.0), (3, 2.0)]), ValueError, r"`points events` must be non-decreasing"),
     (lambda: PiecewiseLinear([(0, 1.0, 3)]), ValueError, r"`points\[0\]` must be an \(event, value\) pair"),
     (lambda: Join((Constant(1.0), Constant(2.0)), ()), ValueError, r"`boundaries` must have .* 1 entries, got 0"),
     (lambda: Join((Constant(1.0), Constant(2.0)), (0,)), ValueError, r"`boundaries\[0\]` must be >= 1, got 0"),
