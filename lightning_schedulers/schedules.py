@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +64,12 @@ __all__ = [
     "Scale",
     "Schedule",
     "Shift",
+    "Space",
     "Step",
+    "cosinespace",
     "join",
     "join_phases",
+    "linspace",
     "sequence",
 ]
 
@@ -674,30 +677,117 @@ class Clamp(Schedule):
         return v
 
 
+@dataclass(frozen=True)
+class Space(Schedule):
+    """``steps`` values from ``start`` to ``end``, both included (poutyne's ``linspace``/``cosinespace``).
+
+    Iterating gives the values; as a schedule, event ``t`` gives value ``t`` and the last value holds
+    after the end. ``kind`` is ``"linear"`` or ``"cosine"``; the arithmetic is poutyne's. A single
+    step gives ``[start]`` (poutyne divides by zero there); zero steps give an empty space, which a
+    :class:`Phase` may hold but which has no value.
+
+    Example:
+        >>> list(Space("linear", 0.0, 1.0, 5))
+        [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+
+    kind: str
+    start: float
+    end: float
+    steps: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("linear", "cosine"):
+            raise ValueError(f"`kind` must be 'linear' or 'cosine', got {self.kind!r}")
+        _set(self, "start", check_float("start", self.start))
+        _set(self, "end", check_float("end", self.end))
+        _set(self, "steps", check_int("steps", self.steps, minimum=0))
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[float]:
+        return (self.value(i) for i in range(self.steps))
+
+    def value(self, t: int) -> float:
+        if self.steps == 0:
+            raise ValueError("an empty space (steps=0) has no value")
+        i = min(max(int(t), 0), self.steps - 1)
+        if self.steps == 1:
+            return self.start
+        progress = i / (self.steps - 1)
+        if self.kind == "linear":
+            return self.start + progress * (self.end - self.start)
+        return self.end + (self.start - self.end) * (1 + math.cos(progress * math.pi)) / 2
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        if self.steps == 0:
+            raise ValueError("an empty space (steps=0) has no value")
+        i = np.minimum(np.maximum(ts, 0.0), self.steps - 1)
+        if self.steps == 1:
+            return np.full(ts.shape, self.start)
+        progress = i / (self.steps - 1)
+        if self.kind == "linear":
+            out: FloatArray = self.start + progress * (self.end - self.start)
+        else:
+            out = self.end + (self.start - self.end) * (1 + np.cos(progress * math.pi)) / 2
+        return out
+
+
+def linspace(start: float, end: float, steps: int) -> Space:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included (poutyne's ``linspace``).
+
+    Example:
+        >>> list(linspace(1.0, 0.0, 3)), list(linspace(0.5, 2.0, 1))
+        ([1.0, 0.5, 0.0], [0.5])
+    """
+    return Space("linear", start, end, steps)
+
+
+def cosinespace(start: float, end: float, steps: int) -> Space:
+    """``steps`` values on a half cosine from ``start`` to ``end``, both included (poutyne's ``cosinespace``).
+
+    Example:
+        >>> [round(v, 3) for v in cosinespace(1.0, 0.0, 3)]
+        [1.0, 0.5, 0.0]
+    """
+    return Space("cosine", start, end, steps)
+
+
 @dataclass(frozen=True, init=False)
 class Phase:
     """Several named schedules that run together for ``steps`` events (poutyne's ``Phase``).
 
     The names are the keys the schedules drive (``"lr"``, ``"momentum"``, any param-group key).
-    Inside a phase each schedule sees local time ``0 .. steps - 1``. Chain phases with
-    :func:`join_phases`.
+    Inside a phase each schedule sees local time ``0 .. steps - 1``. Give the length explicitly,
+    ``Phase(10, lr=Linear(...))``, or let the spaces set it, ``Phase(lr=linspace(0.1, 1.0, 10))``;
+    spaces of different lengths are an error (poutyne silently truncates to the shortest). Chain
+    phases with :func:`join_phases`.
 
     Example:
-        >>> p = Phase(10, lr=Linear(0.1, 1.0, 10), momentum=Linear(0.95, 0.85, 10))
-        >>> p.keys
-        ('lr', 'momentum')
-
+        >>> p = Phase(lr=linspace(0.1, 1.0, 10), momentum=linspace(0.95, 0.85, 10))
+        >>> p.steps, p.keys
+        (10, ('lr', 'momentum'))
     """
 
     steps: int
     schedules: tuple[tuple[str, Schedule], ...]
 
-    def __init__(self, steps: int, /, **schedules: Schedule) -> None:
-        _set(self, "steps", check_int("steps", steps, minimum=1))
+    def __init__(self, steps: int | None = None, /, **schedules: Schedule) -> None:
         if not schedules:
             raise ValueError("a Phase needs at least one named schedule, got none")
         for key, schedule in schedules.items():
             _check_schedule(key, schedule)
+        lengths = {key: len(s) for key, s in schedules.items() if isinstance(s, Space)}
+        if steps is None:
+            if len(lengths) != len(schedules):
+                missing = [key for key in schedules if key not in lengths]
+                raise ValueError(f"give the Phase length: {missing} are not spaces with a length of their own")
+            steps = next(iter(lengths.values()))
+        _set(self, "steps", check_int("steps", steps, minimum=0))
+        wrong = {key: n for key, n in lengths.items() if n != self.steps}
+        if wrong:
+            raise ValueError(f"every space of a phase must have its {self.steps} steps, got lengths {lengths}")
         _set(self, "schedules", tuple(schedules.items()))
 
     @property
@@ -711,17 +801,24 @@ class Phase:
                 return schedule
         raise KeyError(f"phase has no schedule for {key!r}; it has {self.keys}")
 
+    def plot(self, param_name: str = "lr", ax: Any = None) -> Any:
+        """Plot the values of ``param_name`` over this phase's steps; return the matplotlib ``Axes``."""
+        from lightning_schedulers._plotting import plot_columns
+
+        data = self[param_name].values(np.arange(self.steps))
+        return plot_columns(data, [param_name], xlabel="step", ax=ax)
+
 
 def join_phases(phases: Sequence[Phase]) -> dict[str, Schedule]:
     """Chain phases into one schedule per key; the last phase's values hold after it ends.
 
     Every phase must drive the same keys, so no value is silently left unscheduled for a phase.
+    Phases of zero steps are skipped.
 
     Example:
         >>> s = join_phases([Phase(5, lr=Linear(0.0, 1.0, 5)), Phase(5, lr=Cosine(1.0, 0.0, 5))])
         >>> s["lr"].value(5)
         1.0
-
     """
     items = check_sequence("phases", phases)
     for i, phase in enumerate(items):
@@ -733,8 +830,11 @@ def join_phases(phases: Sequence[Phase]) -> dict[str, Schedule]:
             raise ValueError(
                 f"every phase must drive the same keys: phases[0] drives {keys}, phases[{i}] drives {phase.keys}"
             )
-    durations = [phase.steps for phase in items[:-1]]
-    return {key: sequence([phase[key] for phase in items], durations) for key in keys}
+    kept = [phase for phase in items if phase.steps > 0]
+    if not kept:
+        raise ValueError("every phase has zero steps; there is nothing to schedule")
+    durations = [phase.steps for phase in kept[:-1]]
+    return {key: sequence([phase[key] for phase in kept], durations) for key in keys}
 
 
 # --------------------------------------------------------------------------------------------
