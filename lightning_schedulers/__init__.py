@@ -1,8 +1,13 @@
 """Hyperparameter scheduling as plug-in PyTorch Lightning callbacks.
 
-Three layers (see the README): pure closed-form schedules (:mod:`lightning_schedulers.schedules`),
-targets that say where a value goes (:class:`ParamGroup`, :class:`Attribute`), and thin Lightning
-callbacks that apply a schedule on a clock (:class:`ScheduleCallback`).
+Three layers (see the README): pure closed-form schedules (:mod:`lightning_schedulers.schedules`,
+with ready compositions in :mod:`lightning_schedulers.presets`), targets that say where a value
+goes (:class:`ParamGroup`, :class:`Attribute`), and thin Lightning callbacks that apply a schedule
+on a clock: the generic :class:`ScheduleCallback` and the familiar scheduler families of torch,
+ignite, braintools/optax and poutyne under their own names.
+
+The pure schedule classes live in :mod:`lightning_schedulers.schedules` (the top level keeps the
+callback names, for instance ignite's ``PiecewiseLinear`` callback).
 
 Example:
     >>> import lightning_schedulers as ls
@@ -10,35 +15,35 @@ Example:
     >>> callback = ls.ScheduleCallback(Cosine(0.1, 0.001, 1000))
     >>> [round(float(v), 6) for v in callback.simulate(1001)[[0, 500, 1000]]]
     [0.1, 0.0505, 0.001]
-
 """
 
-from lightning_schedulers import schedules
+from lightning_schedulers import presets, schedules
 from lightning_schedulers.callbacks import ScheduleCallback, SchedulerCallback
-from lightning_schedulers.schedules import (
-    Clamp,
-    Constant,
-    Cosine,
-    CosineRestarts,
-    CumulativeProduct,
-    Cyclic,
-    Exponential,
-    Join,
-    Lambda,
-    Linear,
-    MultiStep,
-    OneCycle,
-    Phase,
+from lightning_schedulers.ignite_family import (
+    ConcatScheduler,
+    CosineAnnealingScheduler,
+    CosineAnnealingStateScheduler,
+    ExpStateScheduler,
+    LambdaStateScheduler,
+    LinearCyclicalScheduler,
+    LinearCyclicalStateScheduler,
+    MultiStepStateScheduler,
     PiecewiseLinear,
-    Polynomial,
-    Product,
-    Scale,
-    Schedule,
-    Step,
-    join,
-    join_phases,
-    sequence,
+    PiecewiseLinearStateScheduler,
+    StepStateScheduler,
+    create_lr_scheduler_with_warmup,
 )
+from lightning_schedulers.modern import (
+    CosineCyclesLR,
+    InverseSqrtLR,
+    PolynomialDecayLR,
+    WarmupCosineLR,
+    WarmupStableDecayLR,
+)
+from lightning_schedulers.optax_family import ExponentialDecayLR
+from lightning_schedulers.poutyne_family import OptimizerPolicy
+from lightning_schedulers.presets import one_cycle_phases, sgdr_phases
+from lightning_schedulers.schedules import Phase, Schedule, cosinespace, join_phases, linspace
 from lightning_schedulers.targets import Attribute, ParamGroup
 from lightning_schedulers.torch_family import (
     ChainedScheduler,
@@ -62,44 +67,49 @@ __version__ = "0.1.0"
 __all__ = [
     "Attribute",
     "ChainedScheduler",
+    "ConcatScheduler",
     "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingScheduler",
+    "CosineAnnealingStateScheduler",
     "CosineAnnealingWarmRestarts",
+    "CosineCyclesLR",
     "CyclicLR",
+    "ExpStateScheduler",
+    "ExponentialDecayLR",
     "ExponentialLR",
+    "InverseSqrtLR",
     "LambdaLR",
+    "LambdaStateScheduler",
+    "LinearCyclicalScheduler",
+    "LinearCyclicalStateScheduler",
     "LinearLR",
     "MultiStepLR",
+    "MultiStepStateScheduler",
     "MultiplicativeLR",
     "OneCycleLR",
-    "PolynomialLR",
-    "SequentialLR",
-    "StepLR",
-    "Clamp",
-    "Constant",
-    "Cosine",
-    "CosineRestarts",
-    "CumulativeProduct",
-    "Cyclic",
-    "Exponential",
-    "Join",
-    "Lambda",
-    "Linear",
-    "MultiStep",
-    "OneCycle",
+    "OptimizerPolicy",
     "ParamGroup",
     "Phase",
     "PiecewiseLinear",
-    "Polynomial",
-    "Product",
-    "Scale",
+    "PiecewiseLinearStateScheduler",
+    "PolynomialDecayLR",
+    "PolynomialLR",
     "Schedule",
     "ScheduleCallback",
     "SchedulerCallback",
-    "Step",
+    "SequentialLR",
+    "StepLR",
+    "StepStateScheduler",
+    "WarmupCosineLR",
+    "WarmupStableDecayLR",
     "__version__",
-    "join",
+    "cosinespace",
+    "create_lr_scheduler_with_warmup",
     "join_phases",
+    "linspace",
+    "one_cycle_phases",
+    "presets",
     "schedules",
-    "sequence",
+    "sgdr_phases",
 ]

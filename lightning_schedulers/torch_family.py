@@ -169,6 +169,59 @@ class _TorchLRScheduler(SchedulerCallback):
         return f"{type(self).__name__}({args}, {common})"
 
 
+class _TotalFromTrainer(_TorchLRScheduler):
+    """A scheduler whose length is given, or else read from the trainer when the fit starts.
+
+    The resolved length is kept in the checkpoint, so a resumed fit keeps the length it started
+    with. ``simulate(n)`` without a known length previews a fit of ``n`` events. Past the end the
+    schedule holds its last value and warns once.
+    """
+
+    _given_total: int | None = None
+    _total: int | None = None
+
+    def _set_total(self, total: int | None) -> None:
+        self._given_total = total
+        if total is not None:
+            self._check_total(total)
+        self._total = total
+        self._horizon = total
+
+    def _check_total(self, total: int) -> None:
+        """Reject a length the schedule cannot use (at construction, not mid-fit)."""
+
+    def _resolved_total(self) -> int:
+        if self._total is None:
+            raise ValueError(
+                f"{type(self).__name__}: the total number of events is unknown until the fit starts; give it, "
+                "or preview with simulate(num_events)"
+            )
+        return self._total
+
+    def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> Any:
+        """Preview ``num_events`` events; without a known length, of a fit that long."""
+        if self._total is not None:
+            return super().simulate(num_events, initial)
+        preview = copy.copy(self)
+        preview._total = check_int("num_events", num_events, minimum=1)
+        preview._check_total(preview._total)
+        return SchedulerCallback.simulate(preview, num_events, initial)
+
+    def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
+        if self._given_total is not None:
+            total = self._given_total
+        elif restored is not None and isinstance(restored.get("total"), int):
+            total = int(restored["total"])  # keep the length the run started with
+        else:
+            total = _trainer_total(trainer, self.interval, type(self).__name__)
+        self._check_total(total)
+        self._total = total
+        self._horizon = total
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"total": self._total}
+
+
 class LambdaLR(_TorchLRScheduler):
     """Each group's initial lr times ``lr_lambda(t)`` (torch's ``LambdaLR``).
 
@@ -558,7 +611,7 @@ class CyclicLR(_TorchLRScheduler):
             _check_optimizer_momentum("CyclicLR", self, trainer)
 
 
-class OneCycleLR(_TorchLRScheduler):
+class OneCycleLR(_TotalFromTrainer):
     """The 1cycle policy (torch's ``OneCycleLR``): warm up to ``max_lr``, anneal far below, momentum inversely.
 
     Values equal torch's bit for bit. The total length is ``total_steps``, else ``epochs *
@@ -614,15 +667,9 @@ class OneCycleLR(_TorchLRScheduler):
         self.final_div_factor = check_float("final_div_factor", final_div_factor, positive=True)
         self.three_phase = check_bool("three_phase", three_phase)
         if self.total_steps is not None:
-            self._given_total: int | None = self.total_steps
+            self._set_total(self.total_steps)
         elif self.epochs is not None and self.steps_per_epoch is not None:
-            self._given_total = self.epochs * self.steps_per_epoch
-        else:
-            self._given_total = None
-        if self._given_total is not None:
-            self._curves(1.0, 1.0, 1.0, self._given_total)  # rejects a phase of zero length now, not mid-fit
-        self._total = self._given_total
-        self._horizon = self._total
+            self._set_total(self.epochs * self.steps_per_epoch)
 
     def _arguments(self) -> dict[str, Any]:
         return {
@@ -647,13 +694,8 @@ class OneCycleLR(_TorchLRScheduler):
     def _curves(self, start: float, peak: float, end: float, total: int) -> OneCycle:
         return OneCycle(start, peak, end, total, self.pct_start, self.anneal_strategy, self.three_phase)
 
-    def _resolved_total(self) -> int:
-        if self._total is None:
-            raise ValueError(
-                "OneCycleLR: the total number of steps is unknown until the fit starts; give `total_steps` "
-                "(or `epochs` and `steps_per_epoch`), or preview with simulate(num_events)"
-            )
-        return self._total
+    def _check_total(self, total: int) -> None:
+        self._curves(1.0, 1.0, 1.0, total)  # a phase of zero length is an error
 
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
         total = self._resolved_total()
@@ -674,29 +716,10 @@ class OneCycleLR(_TorchLRScheduler):
             return ()
         return (Binding(self._target("momentum"), builder=self._momentum_schedules, slots=self._slots()),)
 
-    def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> Any:
-        """Preview ``num_events`` events; without a known total, of a fit that long (see the class)."""
-        if self._total is not None:
-            return super().simulate(num_events, initial)
-        preview = copy.copy(self)
-        preview._total = check_int("num_events", num_events, minimum=1)
-        return SchedulerCallback.simulate(preview, num_events, initial)
-
     def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
         if self.cycle_momentum:
             _check_optimizer_momentum("OneCycleLR", self, trainer)
-        if self._given_total is not None:
-            total = self._given_total
-        elif restored is not None and isinstance(restored.get("total"), int):
-            total = int(restored["total"])  # keep the length the run started with
-        else:
-            total = _trainer_total(trainer, self.interval, "OneCycleLR")
-        self._curves(1.0, 1.0, 1.0, total)
-        self._total = total
-        self._horizon = total
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {"total": self._total}
+        super()._resolve(trainer, restored)
 
 
 def _trainer_total(trainer: pl.Trainer, interval: str, who: str) -> int:

@@ -1,0 +1,683 @@
+"""pytorch-ignite's parameter and state schedulers as Lightning callbacks, with ignite's names.
+
+Optimizer schedulers (``CosineAnnealingScheduler``, ``LinearCyclicalScheduler``,
+``PiecewiseLinear``, ``ConcatScheduler``, :func:`create_lr_scheduler_with_warmup`) write any
+param-group key named by ``param_name``; state schedulers (``ExpStateScheduler`` and friends)
+write a module attribute reached by the dotted path ``param_name`` from the LightningModule.
+All default to ``interval="step"``.
+
+Event ``t`` is applied while step (or epoch) ``t`` trains, as ignite's optimizer schedulers
+attached to ``ITERATION_STARTED`` do, so values equal ignite's ``simulate_values`` event for
+event. ignite's state schedulers count from 1 (they run after an iteration completes): here the
+attribute holds ``f(0) = initial_value`` from the start of the fit and ``f(t)`` while event ``t``
+trains, so with ``interval="epoch"`` the value read at the end of epoch ``k`` is ignite's ``k``-th
+value.
+
+Example:
+    >>> import lightning_schedulers as ls
+    >>> cb = ls.ExpStateScheduler(initial_value=1.0, gamma=0.9, param_name="kl_weight", interval="epoch")
+    >>> cb.simulate(5).round(4).tolist()
+    [1.0, 0.9, 0.81, 0.729, 0.6561]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, cast
+
+from lightning_schedulers._validation import check_bool, check_float, check_int, check_sequence
+from lightning_schedulers.callbacks import Binding, SchedulerCallback
+from lightning_schedulers.schedules import (
+    CyclicalAnneal,
+    Exponential,
+    Join,
+    Lambda,
+    MultiStep,
+    Schedule,
+    Shift,
+    _callable_name,
+)
+from lightning_schedulers.schedules import (
+    PiecewiseLinear as PiecewiseLinearSchedule,
+)
+from lightning_schedulers.targets import Attribute, ParamGroup
+from lightning_schedulers.torch_family import _TorchLRScheduler
+
+__all__ = [
+    "ConcatScheduler",
+    "CosineAnnealingScheduler",
+    "CosineAnnealingStateScheduler",
+    "ExpStateScheduler",
+    "LambdaStateScheduler",
+    "LinearCyclicalScheduler",
+    "LinearCyclicalStateScheduler",
+    "MultiStepStateScheduler",
+    "PiecewiseLinear",
+    "PiecewiseLinearStateScheduler",
+    "StepStateScheduler",
+    "create_lr_scheduler_with_warmup",
+]
+
+_FACTOR_CEILING = sys.float_info.max
+
+
+def _check_param_name(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"`param_name` must be a non-empty str, got {value!r}")
+    return value
+
+
+def _pairs(value: Any) -> tuple[tuple[int, float], ...]:
+    items = check_sequence("milestones_values", value)
+    pairs = []
+    for i, pair in enumerate(items):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"`milestones_values[{i}]` must be a (milestone, value) pair, got {pair!r}")
+        pairs.append((check_int(f"milestones_values[{i}][0]", pair[0], minimum=0), pair[1]))
+    for i in range(1, len(pairs)):
+        if pairs[i][0] < pairs[i - 1][0]:
+            raise ValueError(
+                f"`milestones_values` milestones must be increasing, got {pairs[i][0]} after {pairs[i - 1][0]}"
+            )
+    return tuple((m, check_float(f"milestones_values[{i}][1]", v)) for i, (m, v) in enumerate(pairs))
+
+
+class _IgniteScheduler(SchedulerCallback):
+    """One schedule for a param-group key (optimizer schedulers) or an attribute (state schedulers)."""
+
+    _state: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        param_name: str,
+        *,
+        save_history: bool = False,
+        param_group_index: int | None = None,
+        create_new: bool = False,
+        interval: str = "step",
+        optimizer: int = 0,
+        name: str | None = None,
+        logging_enabled: bool = True,
+    ) -> None:
+        super().__init__(interval=interval, name=name, save_history=save_history, logging_enabled=logging_enabled)
+        self.param_name = _check_param_name(param_name)
+        self.param_group_index = (
+            None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
+        )
+        self.optimizer = check_int("optimizer", optimizer, minimum=0)
+        self.create_new = check_bool("create_new", create_new)
+        if self._state:
+            Attribute(self.param_name, create_new=self.create_new)  # validates the path now
+
+    def _schedule(self) -> Schedule:
+        raise NotImplementedError
+
+    def _arguments(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _target(self) -> ParamGroup | Attribute:
+        if self._state:
+            return Attribute(self.param_name, create_new=self.create_new)
+        return ParamGroup(self.param_name, optimizer=self.optimizer, param_group_index=self.param_group_index)
+
+    def _group_schedules(self, bases: list[float]) -> list[Schedule]:
+        return [self._schedule()] * len(bases)
+
+    def _bindings(self) -> tuple[Binding, ...]:
+        return (Binding(self._target(), (self._schedule(),)),)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={_describe(v)}" for k, v in self._arguments().items())
+        return f"{type(self).__name__}({args}, param_name={self.param_name!r}, interval={self.interval!r})"
+
+
+def _describe(value: Any) -> str:
+    if callable(value) and not isinstance(value, SchedulerCallback):
+        return _callable_name(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    return repr(value)
+
+
+class _Cyclical(_IgniteScheduler):
+    _shape: ClassVar[str]
+
+    def __init__(
+        self,
+        param_name: str,
+        start_value: float,
+        end_value: float,
+        cycle_size: int,
+        cycle_mult: float = 1.0,
+        start_value_mult: float = 1.0,
+        end_value_mult: float = 1.0,
+        warmup_duration: int = 0,
+        save_history: bool = False,
+        param_group_index: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(param_name, save_history=save_history, param_group_index=param_group_index, **kwargs)
+        self._anneal = CyclicalAnneal(
+            self._shape_name(),
+            start_value,
+            end_value,
+            cycle_size,
+            cycle_mult,
+            start_value_mult,
+            end_value_mult,
+            warmup_duration,
+        )
+
+    def _shape_name(self) -> str:
+        return self._shape
+
+    def _schedule(self) -> Schedule:
+        return self._anneal
+
+    def _arguments(self) -> dict[str, Any]:
+        a = self._anneal
+        return {
+            "start_value": a.start_value,
+            "end_value": a.end_value,
+            "cycle_size": a.cycle_size,
+            "cycle_mult": a.cycle_mult,
+            "start_value_mult": a.start_value_mult,
+            "end_value_mult": a.end_value_mult,
+            "warmup_duration": a.warmup_duration,
+        }
+
+
+class CosineAnnealingScheduler(_Cyclical):
+    """ignite's ``CosineAnnealingScheduler``: cosine cycles from ``start_value`` to ``end_value``.
+
+    Args:
+        param_name: the param-group key to schedule (``"lr"``, ``"momentum"``, any key).
+        start_value: value at the start of each cycle.
+        end_value: value at the end of each cycle.
+        cycle_size: events per cycle (>= 2).
+        cycle_mult: growth of the cycle (and warmup) length after each cycle, truncated to an int.
+        start_value_mult: factor applied to ``start_value`` when a cycle reaches its end.
+        end_value_mult: factor applied to ``end_value`` when a new cycle begins.
+        warmup_duration: events of linear warmup from the end back to the start after each cycle.
+        save_history: keep the applied values in ``history``.
+        param_group_index: schedule only this param group.
+        **kwargs: ``interval`` (``"step"``), ``optimizer``, ``name``, ``logging_enabled``.
+
+    Example:
+        >>> cb = CosineAnnealingScheduler("lr", 1.0, 0.0, cycle_size=4)
+        >>> cb.simulate(5).round(3).tolist()
+        [1.0, 0.854, 0.5, 0.146, 1.0]
+    """
+
+    _shape = "cosine"
+
+
+class LinearCyclicalScheduler(_Cyclical):
+    """ignite's ``LinearCyclicalScheduler``: linear cycles (down and back up, or ``monotonic``).
+
+    Takes the arguments of :class:`CosineAnnealingScheduler` plus ``monotonic``; a
+    ``warmup_duration`` needs ``monotonic=True``, as in ignite.
+
+    Example:
+        >>> LinearCyclicalScheduler("lr", 1.0, 0.0, cycle_size=4).simulate(5).tolist()
+        [1.0, 0.5, 0.0, 0.5, 1.0]
+    """
+
+    _shape = "linear"
+
+    def __init__(self, *args: Any, monotonic: bool = False, **kwargs: Any) -> None:
+        self.monotonic = check_bool("monotonic", monotonic)
+        super().__init__(*args, **kwargs)
+
+    def _shape_name(self) -> str:
+        return "linear_monotonic" if self.monotonic else "linear"
+
+    def _arguments(self) -> dict[str, Any]:
+        return {**super()._arguments(), "monotonic": self.monotonic}
+
+
+class PiecewiseLinear(_IgniteScheduler):
+    """ignite's ``PiecewiseLinear``: linear between ``(milestone, value)`` pairs, held outside.
+
+    Example:
+        >>> PiecewiseLinear("lr", [(0, 0.0), (4, 1.0)]).simulate(6).tolist()
+        [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        param_name: str,
+        milestones_values: Sequence[tuple[int, float]],
+        save_history: bool = False,
+        param_group_index: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(param_name, save_history=save_history, param_group_index=param_group_index, **kwargs)
+        self.milestones_values = _pairs(milestones_values)
+
+    def _schedule(self) -> Schedule:
+        return PiecewiseLinearSchedule(self.milestones_values)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"milestones_values": [list(p) for p in self.milestones_values]}
+
+
+def _member_schedules(member: SchedulerCallback, bases: list[float]) -> list[Schedule]:
+    if isinstance(member, _TorchLRScheduler):
+        return member._lr_schedules(bases)
+    if isinstance(member, _IgniteScheduler) and not member._state:
+        return member._group_schedules(bases)
+    raise TypeError(f"cannot compose {type(member).__name__}")  # pragma: no cover - checked at construction
+
+
+def _member_key(member: SchedulerCallback) -> tuple[str, int, int | None]:
+    if isinstance(member, _TorchLRScheduler):
+        return "lr", member.optimizer, member.param_group_index
+    ignite = cast(_IgniteScheduler, member)  # _check_composable admitted only these two kinds
+    return ignite.param_name, ignite.optimizer, ignite.param_group_index
+
+
+def _check_composable(name: str, value: Any, index: int | None = None) -> SchedulerCallback:
+    label = name if index is None else f"{name}[{index}]"
+    ok = isinstance(value, _TorchLRScheduler) or (isinstance(value, _IgniteScheduler) and not value._state)
+    if not ok:
+        raise TypeError(
+            f"`{label}` must be an optimizer scheduler of this package (an ignite- or torch-family "
+            f"callback), got {value!r}"
+        )
+    if getattr(value, "cycle_momentum", False):
+        raise ValueError(
+            f"`{label}` ({type(value).__name__}) cycles momentum, which is not composed; pass cycle_momentum=False"
+        )
+    return value  # type: ignore[no-any-return]
+
+
+class _Composite(SchedulerCallback):
+    """A callback whose per-group schedules are assembled from member schedulers."""
+
+    def __init__(self, key: tuple[str, int, int | None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.param_name, self.optimizer, self.param_group_index = key
+
+    def _group_schedules(self, bases: list[float]) -> list[Schedule]:
+        raise NotImplementedError
+
+    def _bindings(self) -> tuple[Binding, ...]:
+        target = ParamGroup(self.param_name, optimizer=self.optimizer, param_group_index=self.param_group_index)
+        return (Binding(target, builder=self._group_schedules),)
+
+
+class ConcatScheduler(_Composite):
+    """ignite's ``ConcatScheduler``: run schedulers one after another for the given ``durations``.
+
+    Each scheduler runs in its own local time from the event where it starts; all must drive the
+    same param-group key of the same optimizer. Members may be ignite- or torch-family callbacks
+    (their own ``interval`` and logging settings are not used).
+
+    Example:
+        >>> a = LinearCyclicalScheduler("lr", 0.0, 1.0, cycle_size=4, monotonic=True)
+        >>> b = CosineAnnealingScheduler("lr", 1.0, 0.0, cycle_size=4)
+        >>> ConcatScheduler([a, b], durations=[4]).simulate(6).round(3).tolist()
+        [0.0, 0.25, 0.5, 0.75, 1.0, 0.854]
+    """
+
+    def __init__(
+        self,
+        schedulers: Sequence[SchedulerCallback],
+        durations: Sequence[int],
+        save_history: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        members = [
+            _check_composable("schedulers", s, i) for i, s in enumerate(check_sequence("schedulers", schedulers))
+        ]
+        if len(members) < 2:
+            raise ValueError(f"`schedulers` must hold at least 2 schedulers, got {len(members)}")
+        durs = check_sequence("durations", durations)
+        if len(durs) != len(members) - 1:
+            raise ValueError(
+                f"`durations` must have len(schedulers) - 1 = {len(members) - 1} entries, "
+                f"got {len(durs)}: {durations!r}"
+            )
+        self.durations = tuple(check_int(f"durations[{i}]", d, minimum=1) for i, d in enumerate(durs))
+        keys = {_member_key(m) for m in members}
+        if len(keys) != 1:
+            raise ValueError(
+                "all `schedulers` must drive the same (param_name, optimizer, param_group_index), "
+                f"got {sorted(keys, key=str)}"
+            )
+        super().__init__(keys.pop(), save_history=save_history, **kwargs)
+        self.schedulers = members
+
+    def _group_schedules(self, bases: list[float]) -> list[Schedule]:
+        per_member = [_member_schedules(m, bases) for m in self.schedulers]
+        bounds, total = [], 0
+        for d in self.durations:
+            total += d
+            bounds.append(total)
+        return [Join(tuple(p[j] for p in per_member), tuple(bounds)) for j in range(len(bases))]
+
+    def __repr__(self) -> str:
+        return f"ConcatScheduler({self.schedulers!r}, durations={list(self.durations)}, interval={self.interval!r})"
+
+
+class _WarmupScheduler(_Composite):
+    """The callback :func:`create_lr_scheduler_with_warmup` returns."""
+
+    def __init__(
+        self,
+        lr_scheduler: SchedulerCallback,
+        warmup_start_value: float,
+        warmup_duration: int,
+        warmup_end_value: float | None,
+        save_history: bool,
+        **kwargs: Any,
+    ) -> None:
+        self.lr_scheduler = _check_composable("lr_scheduler", lr_scheduler)
+        self.warmup_start_value = check_float("warmup_start_value", warmup_start_value)
+        self.warmup_duration = check_int("warmup_duration", warmup_duration, minimum=2)
+        self.warmup_end_value = None if warmup_end_value is None else check_float("warmup_end_value", warmup_end_value)
+        super().__init__(_member_key(self.lr_scheduler), save_history=save_history, **kwargs)
+
+    def _group_schedules(self, bases: list[float]) -> list[Schedule]:
+        out: list[Schedule] = []
+        start, w = self.warmup_start_value, self.warmup_duration
+        torch_member = isinstance(self.lr_scheduler, _TorchLRScheduler)
+        for base, after in zip(bases, _member_schedules(self.lr_scheduler, bases), strict=True):
+            init = after.value(0)
+            if torch_member:
+                # ignite: the warmup ends at the group's lr, which torch's scheduler has set to its
+                # first value; the torch scheduler then continues from its second value.
+                end = init if self.warmup_end_value is None else self.warmup_end_value
+                points = [(0, start), (w - 1, end)] + ([] if init == end else [(w, init)])
+                after = Shift(after, 1)
+            else:
+                end = base if self.warmup_end_value is None else self.warmup_end_value
+                points = [(0, start), (w - 1, end)]
+                if init == end:
+                    # ignite avoids showing the end value twice: the warmup stops one step short.
+                    if w > 2:
+                        points[-1] = (w - 2, end - (end - start) / (w - 1))
+                    else:
+                        points.pop()
+            duration = points[-1][0] + 1
+            out.append(Join((PiecewiseLinearSchedule(tuple(points)), after), (duration,)))
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"create_lr_scheduler_with_warmup({self.lr_scheduler!r}, warmup_start_value={self.warmup_start_value!r}, "
+            f"warmup_duration={self.warmup_duration}, warmup_end_value={self.warmup_end_value!r}, "
+            f"interval={self.interval!r})"
+        )
+
+
+def create_lr_scheduler_with_warmup(
+    lr_scheduler: SchedulerCallback,
+    warmup_start_value: float,
+    warmup_duration: int,
+    warmup_end_value: float | None = None,
+    save_history: bool = False,
+    **kwargs: Any,
+) -> SchedulerCallback:
+    """A linear warmup followed by ``lr_scheduler``, with the values of ignite's helper of the same name.
+
+    The warmup goes from ``warmup_start_value`` to ``warmup_end_value`` (each group's lr when
+    ``None``) over ``warmup_duration`` events; then ``lr_scheduler`` (an ignite- or torch-family
+    callback of this package) runs in its own local time. As in ignite, when the wrapped
+    scheduler starts exactly at the warmup's end value the warmup stops one event short, so the
+    end value is reached once, by the wrapped scheduler; a torch-family scheduler continues from
+    its second value. Unlike ignite's helper around a plateau scheduler, the warmup always reaches
+    its end value: plateau reduction composes on top (see the README).
+
+    Args:
+        lr_scheduler: the scheduler to run after the warmup.
+        warmup_start_value: the first warmup value.
+        warmup_duration: warmup events, at least 2.
+        warmup_end_value: the value the warmup reaches; each group's lr when ``None``.
+        save_history: keep the applied values in ``history``.
+        **kwargs: ``interval`` (``"step"``), ``name``, ``logging_enabled``.
+
+    Returns:
+        A callback applying the warmup and then ``lr_scheduler``.
+
+    Example:
+        >>> after = CosineAnnealingScheduler("lr", 0.3, 0.0, cycle_size=6)
+        >>> cb = create_lr_scheduler_with_warmup(after, warmup_start_value=0.0, warmup_duration=4, warmup_end_value=0.1)
+        >>> cb.simulate(6).round(4).tolist()
+        [0.0, 0.0333, 0.0667, 0.1, 0.3, 0.2799]
+    """
+    return _WarmupScheduler(lr_scheduler, warmup_start_value, warmup_duration, warmup_end_value, save_history, **kwargs)
+
+
+# ------------------------------------------------------------------------------- state schedulers
+class _StateScheduler(_IgniteScheduler):
+    _state = True
+
+    def __init__(self, param_name: str, save_history: bool = False, create_new: bool = False, **kwargs: Any) -> None:
+        super().__init__(param_name, save_history=save_history, create_new=create_new, **kwargs)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={_describe(v)}" for k, v in self._arguments().items())
+        return (
+            f"{type(self).__name__}({args}, param_name={self.param_name!r}, create_new={self.create_new}, "
+            f"interval={self.interval!r})"
+        )
+
+
+def _growth_ceiling(gamma: float) -> float | None:
+    return None if gamma <= 1.0 else _FACTOR_CEILING
+
+
+class ExpStateScheduler(_StateScheduler):
+    """``initial_value * gamma ** t`` on a module attribute (ignite's ``ExpStateScheduler``).
+
+    Example:
+        >>> ExpStateScheduler(1.0, 0.5, "kl_weight").simulate(4).tolist()
+        [1.0, 0.5, 0.25, 0.125]
+    """
+
+    def __init__(
+        self,
+        initial_value: float,
+        gamma: float,
+        param_name: str,
+        save_history: bool = False,
+        create_new: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(param_name, save_history, create_new, **kwargs)
+        self.initial_value = check_float("initial_value", initial_value)
+        self.gamma = check_float("gamma", gamma, positive=True)
+        self._schedule()  # validates the combination now
+
+    def _schedule(self) -> Schedule:
+        return Exponential(self.initial_value, self.gamma, end=_growth_ceiling(self.gamma))
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"initial_value": self.initial_value, "gamma": self.gamma}
+
+
+class StepStateScheduler(_StateScheduler):
+    """``initial_value * gamma ** (t // step_size)`` on a module attribute (ignite's ``StepStateScheduler``).
+
+    Example:
+        >>> StepStateScheduler(1.0, 0.5, 2, "kl_weight").simulate(5).tolist()
+        [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(
+        self,
+        initial_value: float,
+        gamma: float,
+        step_size: int,
+        param_name: str,
+        save_history: bool = False,
+        create_new: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(param_name, save_history, create_new, **kwargs)
+        self.initial_value = check_float("initial_value", initial_value)
+        self.gamma = check_float("gamma", gamma, positive=True)
+        self.step_size = check_int("step_size", step_size, minimum=1)
+        self._schedule()
+
+    def _schedule(self) -> Schedule:
+        ceiling = _growth_ceiling(self.gamma)
+        return Exponential(self.initial_value, self.gamma, steps=self.step_size, staircase=True, end=ceiling)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"initial_value": self.initial_value, "gamma": self.gamma, "step_size": self.step_size}
+
+
+class MultiStepStateScheduler(_StateScheduler):
+    """``initial_value * gamma ** (milestones <= t)`` on a module attribute (ignite's ``MultiStepStateScheduler``).
+
+    Example:
+        >>> MultiStepStateScheduler(1.0, 0.5, [1, 3], "kl_weight").simulate(4).tolist()
+        [1.0, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(
+        self,
+        initial_value: float,
+        gamma: float,
+        milestones: Sequence[int],
+        param_name: str,
+        save_history: bool = False,
+        create_new: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(param_name, save_history, create_new, **kwargs)
+        self._multistep = MultiStep(initial_value, gamma, tuple(check_sequence("milestones", milestones)))
+
+    def _schedule(self) -> Schedule:
+        return self._multistep
+
+    def _arguments(self) -> dict[str, Any]:
+        m = self._multistep
+        return {"initial_value": m.start, "gamma": m.gamma, "milestones": list(m.milestones)}
+
+
+class LambdaStateScheduler(_StateScheduler):
+    """``lambda_obj(t)`` on a module attribute (ignite's ``LambdaStateScheduler``).
+
+    Example:
+        >>> LambdaStateScheduler(lambda t: 1.0 / (t + 1), "temperature").simulate(3).tolist()
+        [1.0, 0.5, 0.3333333333333333]
+    """
+
+    def __init__(
+        self,
+        lambda_obj: Callable[[int], float],
+        param_name: str,
+        save_history: bool = False,
+        create_new: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(param_name, save_history, create_new, **kwargs)
+        if not callable(lambda_obj):
+            raise TypeError(f"`lambda_obj` must be callable, got {lambda_obj!r}")
+        self.lambda_obj = lambda_obj
+
+    def _schedule(self) -> Schedule:
+        return Lambda(self.lambda_obj)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"lambda_obj": self.lambda_obj}
+
+
+class PiecewiseLinearStateScheduler(_StateScheduler):
+    """Linear between ``(milestone, value)`` pairs on a module attribute (ignite's ``PiecewiseLinearStateScheduler``).
+
+    Example:
+        >>> PiecewiseLinearStateScheduler([(0, 0.0), (2, 1.0)], "kl_weight").simulate(4).tolist()
+        [0.0, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        milestones_values: Sequence[tuple[int, float]],
+        param_name: str,
+        save_history: bool = False,
+        create_new: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(param_name, save_history, create_new, **kwargs)
+        self.milestones_values = _pairs(milestones_values)
+
+    def _schedule(self) -> Schedule:
+        return PiecewiseLinearSchedule(self.milestones_values)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"milestones_values": [list(p) for p in self.milestones_values]}
+
+
+class _CyclicalState(_StateScheduler):
+    _shape: ClassVar[str]
+
+    def __init__(
+        self,
+        start_value: float,
+        end_value: float,
+        cycle_size: int,
+        param_name: str,
+        cycle_mult: float = 1.0,
+        start_value_mult: float = 1.0,
+        end_value_mult: float = 1.0,
+        warmup_duration: int = 0,
+        save_history: bool = False,
+        create_new: bool = False,
+        monotonic: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(param_name, save_history, create_new, **kwargs)
+        self.monotonic = check_bool("monotonic", monotonic)
+        shape = "linear_monotonic" if self._shape == "linear" and self.monotonic else self._shape
+        self._anneal = CyclicalAnneal(
+            shape, start_value, end_value, cycle_size, cycle_mult, start_value_mult, end_value_mult, warmup_duration
+        )
+
+    def _schedule(self) -> Schedule:
+        return self._anneal
+
+    def _arguments(self) -> dict[str, Any]:
+        a = self._anneal
+        return {
+            "start_value": a.start_value,
+            "end_value": a.end_value,
+            "cycle_size": a.cycle_size,
+            "cycle_mult": a.cycle_mult,
+            "start_value_mult": a.start_value_mult,
+            "end_value_mult": a.end_value_mult,
+            "warmup_duration": a.warmup_duration,
+            "shape": a.shape,
+        }
+
+
+class CosineAnnealingStateScheduler(_CyclicalState):
+    """ignite's cosine cycles (:class:`CosineAnnealingScheduler`) on a module attribute; ignite has none.
+
+    Example:
+        >>> CosineAnnealingStateScheduler(1.0, 0.0, 4, "temperature").simulate(3).round(3).tolist()
+        [1.0, 0.854, 0.5]
+    """
+
+    _shape = "cosine"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("monotonic"):
+            raise ValueError("`monotonic` applies to the linear cyclical schedule only")
+        super().__init__(*args, **kwargs)
+
+
+class LinearCyclicalStateScheduler(_CyclicalState):
+    """ignite's linear cycles (:class:`LinearCyclicalScheduler`) on a module attribute; ignite has none.
+
+    Example:
+        >>> LinearCyclicalStateScheduler(0.0, 1.0, 4, "kl_weight", monotonic=True).simulate(5).tolist()
+        [0.0, 0.25, 0.5, 0.75, 0.0]
+    """
+
+    _shape = "linear"

@@ -1,0 +1,252 @@
+"""Ready callbacks for modern schedules, relative to each param group's initial learning rate.
+
+Set the peak learning rate in ``configure_optimizers`` as usual; these callbacks scale it. The
+total length defaults to the fit's (``trainer.estimated_stepping_batches`` with
+``interval="step"``), resolved when the fit starts and kept in the checkpoint.
+
+Example:
+    >>> from lightning_schedulers import WarmupCosineLR
+    >>> WarmupCosineLR(warmup_steps=2, total_steps=6).simulate(7, initial=1.0).round(3).tolist()
+    [0.0, 0.5, 1.0, 0.854, 0.5, 0.146, 0.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightning_schedulers._validation import check_choice, check_float, check_int
+from lightning_schedulers.presets import (
+    DECAY_SHAPES,
+    cosine_cycles,
+    polynomial_decay,
+    warmup_cosine,
+    warmup_stable_decay,
+)
+from lightning_schedulers.schedules import InverseSqrt, Schedule
+from lightning_schedulers.torch_family import _TorchLRScheduler, _TotalFromTrainer
+
+__all__ = ["CosineCyclesLR", "InverseSqrtLR", "PolynomialDecayLR", "WarmupCosineLR", "WarmupStableDecayLR"]
+
+
+class _ModernLR(_TotalFromTrainer):
+    _default_interval = "step"
+
+    def __init__(self, total_steps: int | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.total_steps = None if total_steps is None else check_int("total_steps", total_steps, minimum=1)
+
+    def _finish_init(self) -> None:
+        self._set_total(self.total_steps)
+
+    def _factor(self, total: int) -> Schedule:
+        raise NotImplementedError
+
+    def _check_total(self, total: int) -> None:
+        self._factor(total)
+
+    def _factors(self, count: int) -> list[Schedule]:
+        return [self._factor(self._resolved_total())] * count
+
+
+class WarmupCosineLR(_ModernLR):
+    """Linear warmup from ``warmup_start_factor`` to 1, then cosine decay to ``min_factor`` of each group's lr.
+
+    Args:
+        warmup_steps: warmup length in events.
+        total_steps: events until the floor is reached; the fit's length when ``None``.
+        warmup_start_factor: the first warmup value, as a factor of the initial lr.
+        min_factor: the floor, as a factor of the initial lr.
+        **kwargs: the common keyword arguments (``interval="step"`` by default).
+
+    Example:
+        >>> WarmupCosineLR(1, total_steps=3, min_factor=0.1).simulate(4, initial=0.5).round(4).tolist()
+        [0.0, 0.5, 0.275, 0.05]
+    """
+
+    def __init__(
+        self,
+        warmup_steps: int,
+        total_steps: int | None = None,
+        warmup_start_factor: float = 0.0,
+        min_factor: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(total_steps, **kwargs)
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+        self.warmup_start_factor = check_float("warmup_start_factor", warmup_start_factor)
+        self.min_factor = check_float("min_factor", min_factor)
+        self._finish_init()
+
+    def _arguments(self) -> dict[str, Any]:
+        return {
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+            "warmup_start_factor": self.warmup_start_factor,
+            "min_factor": self.min_factor,
+        }
+
+    def _factor(self, total: int) -> Schedule:
+        return warmup_cosine(1.0, total, self.warmup_steps, self.warmup_start_factor, self.min_factor)
+
+
+class WarmupStableDecayLR(_ModernLR):
+    """Warmup-stable-decay: warm up, hold each group's lr, cool down over ``decay_steps`` at the end.
+
+    ``decay`` is ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
+
+    Example:
+        >>> WarmupStableDecayLR(1, decay_steps=2, total_steps=5).simulate(6, initial=1.0).tolist()
+        [0.0, 1.0, 1.0, 1.0, 0.5, 0.0]
+    """
+
+    def __init__(
+        self,
+        warmup_steps: int,
+        decay_steps: int,
+        total_steps: int | None = None,
+        decay: str = "linear",
+        warmup_start_factor: float = 0.0,
+        min_factor: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(total_steps, **kwargs)
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+        self.decay_steps = check_int("decay_steps", decay_steps, minimum=1)
+        self.decay = check_choice("decay", decay, DECAY_SHAPES)
+        self.warmup_start_factor = check_float("warmup_start_factor", warmup_start_factor)
+        self.min_factor = check_float("min_factor", min_factor)
+        self._finish_init()
+
+    def _arguments(self) -> dict[str, Any]:
+        return {
+            "warmup_steps": self.warmup_steps,
+            "decay_steps": self.decay_steps,
+            "total_steps": self.total_steps,
+            "decay": self.decay,
+            "warmup_start_factor": self.warmup_start_factor,
+            "min_factor": self.min_factor,
+        }
+
+    def _factor(self, total: int) -> Schedule:
+        return warmup_stable_decay(
+            1.0, total, self.warmup_steps, self.decay_steps, self.decay, self.warmup_start_factor, self.min_factor
+        )
+
+
+class PolynomialDecayLR(_ModernLR):
+    """Optional linear warmup, then polynomial decay of each group's lr to ``end_factor`` of it.
+
+    Example:
+        >>> PolynomialDecayLR(total_steps=4, power=2.0).simulate(5, initial=1.0).tolist()
+        [1.0, 0.5625, 0.25, 0.0625, 0.0]
+    """
+
+    def __init__(
+        self,
+        total_steps: int | None = None,
+        power: float = 1.0,
+        end_factor: float = 0.0,
+        warmup_steps: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(total_steps, **kwargs)
+        self.power = check_float("power", power, positive=True)
+        self.end_factor = check_float("end_factor", end_factor)
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+        self._finish_init()
+
+    def _arguments(self) -> dict[str, Any]:
+        return {
+            "total_steps": self.total_steps,
+            "power": self.power,
+            "end_factor": self.end_factor,
+            "warmup_steps": self.warmup_steps,
+        }
+
+    def _factor(self, total: int) -> Schedule:
+        if self.warmup_steps >= total:
+            raise ValueError(
+                f"`warmup_steps` must be < the total of {total} events, got warmup_steps={self.warmup_steps}"
+            )
+        return polynomial_decay(1.0, self.end_factor, total - self.warmup_steps, self.power, self.warmup_steps)
+
+
+class CosineCyclesLR(_TorchLRScheduler):
+    """timm-style cosine of each group's lr: warmup prefix, cycles, per-cycle decay, cycle limit, k-decay.
+
+    Cycle ``i`` lasts ``cycle_steps * cycle_mult**i`` events and peaks at ``cycle_decay**i`` of the
+    initial lr; after ``cycle_limit`` cycles the lr stays at ``min_factor`` of it. The length does
+    not depend on the fit, so there is no ``total_steps``.
+
+    Example:
+        >>> cb = CosineCyclesLR(cycle_steps=2, cycle_limit=2, cycle_decay=0.5)
+        >>> cb.simulate(5, initial=1.0).tolist()
+        [1.0, 0.5, 0.5, 0.25, 0.0]
+    """
+
+    def __init__(
+        self,
+        cycle_steps: int,
+        cycle_mult: float = 1.0,
+        cycle_decay: float = 1.0,
+        cycle_limit: int = 1,
+        k_decay: float = 1.0,
+        min_factor: float = 0.0,
+        warmup_steps: int = 0,
+        warmup_start_factor: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._schedule = cosine_cycles(
+            1.0,
+            min_factor,
+            cycle_steps,
+            cycle_mult,
+            cycle_decay,
+            cycle_limit,
+            k_decay,
+            warmup_steps,
+            warmup_start_factor,
+        )
+        self._args = {
+            "cycle_steps": cycle_steps,
+            "cycle_mult": cycle_mult,
+            "cycle_decay": cycle_decay,
+            "cycle_limit": cycle_limit,
+            "k_decay": k_decay,
+            "min_factor": min_factor,
+            "warmup_steps": warmup_steps,
+            "warmup_start_factor": warmup_start_factor,
+        }
+
+    _default_interval = "step"
+
+    def _arguments(self) -> dict[str, Any]:
+        return dict(self._args)
+
+    def _factors(self, count: int) -> list[Schedule]:
+        return [self._schedule] * count
+
+
+class InverseSqrtLR(_TorchLRScheduler):
+    """Inverse square root (Noam) relative to each group's lr: linear warmup to it, then ``1 / sqrt`` decay.
+
+    The lr at event ``t`` is ``initial_lr * min(sqrt(w / s), s / w)`` with ``s = t + 1`` and
+    ``w = warmup_steps``: it reaches the initial lr at event ``w - 1`` and halves by ``4w - 1``.
+
+    Example:
+        >>> InverseSqrtLR(warmup_steps=2).simulate(8, initial=1.0).round(3).tolist()
+        [0.5, 1.0, 0.816, 0.707, 0.632, 0.577, 0.535, 0.5]
+    """
+
+    _default_interval = "step"
+
+    def __init__(self, warmup_steps: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=1)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"warmup_steps": self.warmup_steps}
+
+    def _factors(self, count: int) -> list[Schedule]:
+        return [InverseSqrt(self.warmup_steps**0.5, self.warmup_steps)] * count
