@@ -429,7 +429,10 @@ def create_lr_scheduler_with_warmup(
     scheduler starts exactly at the warmup's end value the warmup stops one event short, so the
     end value is reached once, by the wrapped scheduler; a torch-family scheduler continues from
     its second value. Unlike ignite's helper around a plateau scheduler, the warmup always reaches
-    its end value: plateau reduction composes on top (see the README).
+    its end value: plateau reduction composes on top (see the README). With several param groups
+    each group warms up to its own end value over its own length; ignite takes the length of the
+    last group for all of them (and, around a torch scheduler with ``warmup_end_value`` set, drops
+    the return to the scheduler's first value), so the two agree for one group or equal lrs.
 
     Args:
         lr_scheduler: the scheduler to run after the warmup.
