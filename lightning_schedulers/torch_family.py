@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -730,10 +731,11 @@ def _trainer_total(trainer: pl.Trainer, interval: str, who: str) -> int:
             raise ValueError(f"{who}: the number of epochs is unknown (max_epochs={epochs}); give the total")
         return int(epochs)
     total = trainer.estimated_stepping_batches
-    if not isinstance(total, int) and (total != total or total == float("inf")):
+    # Lightning answers inf, or max_steps (-1 when unset), when the length cannot be known.
+    if not math.isfinite(total) or total < 1:
         raise ValueError(
-            f"{who}: the total number of optimizer steps is unknown (estimated_stepping_batches={total}); "
-            "set max_steps or give `total_steps`"
+            f"{who}: the total number of optimizer steps is unknown (estimated_stepping_batches={total}, "
+            f"max_steps={trainer.max_steps}); set max_steps or give the total"
         )
     return int(total)
 
