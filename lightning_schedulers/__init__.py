@@ -40,6 +40,7 @@ from lightning_schedulers.modern import (
     WarmupCosineLR,
     WarmupStableDecayLR,
 )
+from lightning_schedulers.on_plateau import ReduceAttributeOnPlateau, ReduceLROnPlateau
 from lightning_schedulers.optax_family import ExponentialDecayLR
 from lightning_schedulers.poutyne_family import OptimizerPolicy
 from lightning_schedulers.presets import one_cycle_phases, sgdr_phases
@@ -95,6 +96,8 @@ __all__ = [
     "PiecewiseLinearStateScheduler",
     "PolynomialDecayLR",
     "PolynomialLR",
+    "ReduceAttributeOnPlateau",
+    "ReduceLROnPlateau",
     "Schedule",
     "ScheduleCallback",
     "SchedulerCallback",

@@ -28,6 +28,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice, check_int
+from lightning_schedulers.plateau import apply_reduction
 from lightning_schedulers.schedules import Schedule
 from lightning_schedulers.targets import Attribute, BoundTarget, ParamGroup, Target
 
@@ -129,7 +130,7 @@ def make_binding(target: Any, spec: Any) -> Binding:
 class _Active:
     """A binding resolved against live objects at the start of a fit (hot-path data)."""
 
-    __slots__ = ("bound", "captured", "scale", "schedules", "values")
+    __slots__ = ("bound", "captured", "floors", "multipliers", "scale", "schedules", "values")
 
     def __init__(
         self,
@@ -143,6 +144,14 @@ class _Active:
         self.scale = scale
         self.captured = captured
         self.values: list[float] = [math.nan] * len(schedules)
+        # Set by plateau reduction: per-slot multipliers and the floor they never push below.
+        self.multipliers: list[float] | None = None
+        self.floors: list[float] = []
+
+    def raw_value(self, j: int, t: int) -> float:
+        """The schedule's value for slot ``j`` at ``t``, before any plateau reduction."""
+        v = self.schedules[j].value(t)
+        return v if self.scale is None else self.scale[j] * v
 
 
 class SchedulerCallback(Callback):
@@ -198,6 +207,9 @@ class SchedulerCallback(Callback):
         """Plain values a subclass resolved at the start of the fit, kept in the checkpoint."""
         return {}
 
+    def _after_bind(self, restored: dict[str, Any] | None) -> None:
+        """Hook run once the targets are bound, before the first value is written."""
+
     def _config(self) -> str:
         """A description of the configuration, stored in checkpoints to detect a changed setup."""
         return repr(self)
@@ -213,6 +225,7 @@ class SchedulerCallback(Callback):
         extra = state.get("extra") if state is not None else None
         self._resolve(trainer, extra if isinstance(extra, dict) else None)
         self._bind(trainer, pl_module, state)
+        self._after_bind(extra if isinstance(extra, dict) else None)
         self._log_every = (
             int(trainer.log_every_n_steps)  # type: ignore[attr-defined]  # set by Trainer.__init__
             if self.logging_enabled and trainer.loggers and trainer.is_global_zero
@@ -301,10 +314,13 @@ class SchedulerCallback(Callback):
         for active in self._active:
             values = active.values
             scale = active.scale
+            multipliers = active.multipliers
             for j, schedule in enumerate(active.schedules):
                 v = schedule.value(t)
                 if scale is not None:
                     v = scale[j] * v
+                if multipliers is not None:
+                    v = apply_reduction(v, multipliers[j], active.floors[j])
                 if not math.isfinite(v):
                     raise FloatingPointError(
                         f"{type(self).__name__}: the schedule for {active.bound.labels[j]!r} gave {v!r} at "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -97,3 +99,55 @@ def make_trainer(callbacks: list[pl.Callback], **kwargs: Any) -> pl.Trainer:
     )
     defaults.update(kwargs)
     return pl.Trainer(callbacks=callbacks, **defaults)
+
+
+class ScriptedModule(TinyModule):
+    """Logs a scripted ``val_loss``: one value per validation run, indexed by the global step."""
+
+    def __init__(self, script: list[float], per_validation: int, rank_offset: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.script = script
+        self.per_validation = per_validation
+        self.rank_offset = rank_offset
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.x[:4], self.y[:4]), batch_size=4)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        index = self.trainer.global_step // self.per_validation - 1
+        value = self.script[index] + self.rank_offset * self.global_rank
+        self.log("val_loss", torch.tensor(value, dtype=torch.float64))
+
+
+class AfterValidation(pl.Callback):
+    def __init__(self, key: str = "lr") -> None:
+        self.key = key
+        self.rows: list[tuple[int, list[float]]] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.rows.append((trainer.global_step, [float(g[self.key]) for g in trainer.optimizers[0].param_groups]))
+
+
+class Crash(pl.Callback):
+    def __init__(self, at_step: int) -> None:
+        self.at_step = at_step
+
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.at_step:
+            raise RuntimeError("simulated crash")
+
+
+class RankRecorder(pl.Callback):
+    """Writes, per rank, the lr after every validation (ddp_spawn children cannot return lists)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.rows: list[list[float]] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.rows.append([float(g["lr"]) for g in trainer.optimizers[0].param_groups])
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        Path(self.folder, f"rank{trainer.global_rank}.json").write_text(json.dumps(self.rows))

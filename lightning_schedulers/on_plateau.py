@@ -1,0 +1,364 @@
+"""Plateau reduction on a logged metric, composable with any schedule of the same target.
+
+``ReduceLROnPlateau`` reads ``trainer.callback_metrics[monitor]`` after every validation run
+(``val_check_interval=0.25`` means four decisions an epoch; the sanity check is skipped) and
+decides with torch's rule (:class:`~lightning_schedulers.plateau.PlateauState`). A reduction does
+not overwrite the value: it multiplies the target by ``factor`` on top of whatever drives it. With
+``base=None`` that is the value the target held when the fit started; with ``base=`` any scheduler
+callback of this package, it is that schedule, so "warm up, then reduce on plateau" and "cosine,
+scaled down on plateau" are one callback::
+
+    warmup = ls.LinearLR(start_factor=0.01, total_iters=500, interval="step")
+    trainer = pl.Trainer(callbacks=[ls.ReduceLROnPlateau("val_loss", patience=3, base=warmup)])
+
+The base callback is driven by the plateau callback and must not also be passed to the Trainer.
+
+Rank consistency: rank zero's metric value is broadcast to every rank before the decision, so all
+ranks take the same decisions and write the same values even when the ranks logged different
+values (without ``sync_dist``).
+
+Example:
+    >>> import lightning_schedulers as ls
+    >>> cb = ls.ReduceLROnPlateau("val_loss", factor=0.5, patience=2)
+    >>> cb.interval
+    'epoch'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+
+from lightning_schedulers._validation import check_bool, check_float, check_sequence
+from lightning_schedulers.callbacks import Binding, SchedulerCallback, _Active
+from lightning_schedulers.plateau import PlateauState, reduced_multiplier
+from lightning_schedulers.schedules import Constant
+from lightning_schedulers.targets import Attribute, ParamGroup, Target
+
+__all__ = ["ReduceAttributeOnPlateau", "ReduceLROnPlateau"]
+
+
+class _ReduceOnPlateau(SchedulerCallback):
+    """Shared machinery: the decision, the multipliers, the base schedule, checkpoint state."""
+
+    def __init__(
+        self,
+        monitor: str,
+        target: Target,
+        mode: str,
+        factor: float,
+        patience: int,
+        threshold: float,
+        threshold_mode: str,
+        cooldown: int,
+        floor: float | Sequence[float],
+        eps: float,
+        strict: bool,
+        verbose: bool,
+        base: SchedulerCallback | None,
+        name: str | None,
+        save_history: bool,
+        logging_enabled: bool,
+    ) -> None:
+        if base is not None and not isinstance(base, SchedulerCallback):
+            raise TypeError(f"`base` must be a scheduler callback of this package or None, got {base!r}")
+        if isinstance(base, _ReduceOnPlateau):
+            raise TypeError("`base` cannot itself be a plateau callback; reduce once, with one factor")
+        super().__init__(
+            interval=base.interval if base is not None else "epoch",
+            name=name,
+            save_history=save_history,
+            logging_enabled=logging_enabled,
+        )
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(f"`monitor` must be a non-empty str, got {monitor!r}")
+        self.monitor = monitor
+        self.factor = check_float("factor", factor)
+        if not 0.0 < self.factor < 1.0:
+            raise ValueError(f"`factor` must be in (0, 1), got {factor!r}")
+        self.eps = check_float("eps", eps, non_negative=True)
+        self.strict = check_bool("strict", strict)
+        self.verbose = check_bool("verbose", verbose)
+        self.state = PlateauState(mode, patience, threshold, threshold_mode, cooldown)
+        self.floor: float | tuple[float, ...] = (
+            tuple(
+                check_float(f"{self._floor_name}[{i}]", v)
+                for i, v in enumerate(check_sequence(self._floor_name, floor))
+            )
+            if isinstance(floor, (list, tuple))
+            else check_float(self._floor_name, floor)
+        )
+        self.target = target
+        self.base = base
+        self._warned_missing = False
+        # The bound target the reductions act on; set when the fit starts (validation needs it).
+        self._plateau_active: _Active | None = None
+
+    _floor_name = "floor"
+
+    # -- the target and its schedule
+    def _bindings(self) -> tuple[Binding, ...]:
+        if self.base is None:
+            # No schedule: the value held when the fit started, kept (and checkpointed) as the base.
+            return (Binding(dataclasses.replace(self.target, relative=True), (Constant(1.0),)),)
+        return self.base._bindings()
+
+    def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
+        if self.base is not None:
+            if any(cb is self.base for cb in trainer.callbacks):  # type: ignore[attr-defined]
+                raise ValueError(
+                    f"{type(self).__name__}(base={type(self.base).__name__}(...)): the base callback is driven by the "
+                    "plateau callback; remove it from Trainer(callbacks=...)"
+                )
+            self.base._resolve(trainer, (restored or {}).get("base"))
+            self._horizon = self.base._horizon
+
+    def _extra_state(self) -> dict[str, Any]:
+        multipliers = [a.multipliers for a in self._active if a.multipliers is not None]
+        return {
+            "plateau": self.state.state_dict(),
+            "multipliers": list(multipliers[0]) if multipliers else None,
+            "base": self.base._extra_state() if self.base is not None else {},
+        }
+
+    def _matches(self, binding_target: Target) -> bool:
+        t = self.target
+        if isinstance(t, Attribute):
+            return isinstance(binding_target, Attribute) and binding_target.path == t.path
+        return (
+            isinstance(binding_target, ParamGroup)
+            and binding_target.key == t.key
+            and binding_target.optimizer == t.optimizer
+            and binding_target.param_group_index == t.param_group_index
+        )
+
+    def _after_bind(self, restored: dict[str, Any] | None) -> None:
+        matching = [a for a, b in zip(self._active, self._bindings(), strict=True) if self._matches(b.target)]
+        if len(matching) != 1:
+            described = [b.target.describe() for b in self._bindings()]
+            raise ValueError(
+                f"{type(self).__name__}: the base drives {described}, none of them {self.target.describe()}; "
+                "give the plateau callback the base's target"
+            )
+        active = matching[0]
+        slots = len(active.schedules)
+        if isinstance(self.floor, tuple):
+            if len(self.floor) != slots:
+                raise ValueError(
+                    f"`{self._floor_name}` has {len(self.floor)} values but {self.target.describe()} has {slots} "
+                    "param group(s)"
+                )
+            active.floors = list(self.floor)
+        else:
+            active.floors = [self.floor] * slots
+        active.multipliers = [1.0] * slots
+        if restored is not None and isinstance(restored.get("plateau"), dict):
+            self.state.load_state_dict(restored["plateau"])
+            saved = restored.get("multipliers")
+            if isinstance(saved, list) and len(saved) == slots:
+                active.multipliers = [float(m) for m in saved]
+        self._plateau_active = active
+
+    # -- the decision
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        active = self._plateau_active
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or active is None:
+            return
+        value = self._read_metric(trainer)
+        # Every rank decides on rank zero's value: identical state and values everywhere. A missing
+        # metric travels too (as None), so all ranks raise or skip together rather than hang.
+        value = trainer.strategy.broadcast(value, src=0)
+        if value is None:
+            self._missing_metric(trainer)
+            return
+        if not self.state.step(value):
+            return
+        # The values that train next: the coming step, or the current epoch (its end writes the next).
+        t = trainer.global_step if self.interval == "step" else trainer.current_epoch
+        before = list(active.values)
+        multipliers = active.multipliers or [1.0] * len(active.schedules)
+        active.multipliers = [
+            reduced_multiplier(active.raw_value(j, t), m, self.factor, active.floors[j], self.eps)
+            for j, m in enumerate(multipliers)
+        ]
+        self._apply(trainer, t, force_log=True)
+        if self.verbose and before != active.values:
+            rank_zero_info(
+                f"{type(self).__name__}: {self.monitor} has not improved for {self.state.patience + 1} "
+                f"validation(s); {active.bound.labels} {before} -> {active.values}"
+            )
+
+    def _read_metric(self, trainer: pl.Trainer) -> float | None:
+        metric = trainer.callback_metrics.get(self.monitor)
+        return None if metric is None else float(metric)
+
+    def _missing_metric(self, trainer: pl.Trainer) -> None:
+        available = sorted(trainer.callback_metrics)
+        close = difflib.get_close_matches(self.monitor, available, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        message = f"{type(self).__name__}: monitor {self.monitor!r} is not among the logged metrics {available}{hint}"
+        if self.strict:
+            raise KeyError(message)
+        if not self._warned_missing:
+            self._warned_missing = True
+            rank_zero_warn(message + " (strict=False: values left unchanged)")
+
+    def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> Any:
+        """The values before any reduction (a reduction depends on metrics not known in advance)."""
+        return super().simulate(num_events, initial)
+
+
+class ReduceLROnPlateau(_ReduceOnPlateau):
+    """Reduce a param-group value when ``monitor`` stops improving (torch's ``ReduceLROnPlateau``).
+
+    The arguments and the decision rule are torch's; fed the same metric values, the lr after each
+    validation equals torch's (to the last few ulps: the reduction is kept as a multiplier).
+
+    Args:
+        monitor: the logged metric to watch (``trainer.callback_metrics[monitor]``).
+        mode: ``"min"`` or ``"max"``.
+        factor: the multiplier applied at each reduction, in (0, 1).
+        patience: validations without improvement tolerated before a reduction.
+        threshold: the least change that counts as an improvement.
+        threshold_mode: ``"rel"`` or ``"abs"``.
+        cooldown: validations after a reduction during which no bad validation is counted.
+        min_lr: the floor reductions never go below: a float or one per param group.
+        eps: a reduction that moves the value by ``eps`` or less is skipped.
+        strict: a missing metric is an error; ``False`` warns once and leaves values unchanged.
+        verbose: report each reduction once, on rank zero.
+        base: a scheduler callback of this package whose schedule the reductions multiply;
+            ``None`` reduces the value the target held at the start of the fit.
+        param_name: the param-group key to reduce (``"lr"``, ``"weight_decay"``, any key).
+        optimizer: index into ``trainer.optimizers``.
+        param_group_index: reduce only this param group.
+        name: logging name.
+        save_history: keep the applied values in ``history``.
+        logging_enabled: log the applied values (every reduction is logged at its step).
+
+    Example:
+        >>> import lightning_schedulers as ls
+        >>> warmup = ls.LinearLR(start_factor=0.1, total_iters=100, interval="step")
+        >>> cb = ReduceLROnPlateau("val_loss", patience=2, base=warmup)
+        >>> cb.interval
+        'step'
+    """
+
+    _floor_name = "min_lr"
+
+    def __init__(
+        self,
+        monitor: str,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0,
+        eps: float = 1e-8,
+        strict: bool = True,
+        verbose: bool = False,
+        *,
+        base: SchedulerCallback | None = None,
+        param_name: str = "lr",
+        optimizer: int = 0,
+        param_group_index: int | None = None,
+        name: str | None = None,
+        save_history: bool = False,
+        logging_enabled: bool = True,
+    ) -> None:
+        target = ParamGroup(param_name, optimizer=optimizer, param_group_index=param_group_index)
+        super().__init__(
+            monitor,
+            target,
+            mode,
+            factor,
+            patience,
+            threshold,
+            threshold_mode,
+            cooldown,
+            min_lr,
+            eps,
+            strict,
+            verbose,
+            base,
+            name,
+            save_history,
+            logging_enabled,
+        )
+
+    def __repr__(self) -> str:
+        s = self.state
+        return (
+            f"ReduceLROnPlateau(monitor={self.monitor!r}, mode={s.mode!r}, factor={self.factor!r}, "
+            f"patience={s.patience}, threshold={s.threshold!r}, threshold_mode={s.threshold_mode!r}, "
+            f"cooldown={s.cooldown}, min_lr={self.floor!r}, eps={self.eps!r}, target={self.target.describe()!r}, "
+            f"base={self.base!r})"
+        )
+
+
+class ReduceAttributeOnPlateau(_ReduceOnPlateau):
+    """Reduce a module attribute (a loss weight, a teacher-forcing ratio) when ``monitor`` stops improving.
+
+    The same decision rule and arguments as :class:`ReduceLROnPlateau`, with ``param_name`` a
+    dotted attribute path on the LightningModule and ``floor`` in place of ``min_lr``.
+
+    Example:
+        >>> cb = ReduceAttributeOnPlateau("val_loss", "teacher_forcing", factor=0.5, patience=0, floor=0.1)
+        >>> cb.target.describe()
+        'attribute:teacher_forcing'
+    """
+
+    def __init__(
+        self,
+        monitor: str,
+        param_name: str,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        floor: float = 0.0,
+        eps: float = 1e-8,
+        strict: bool = True,
+        verbose: bool = False,
+        *,
+        base: SchedulerCallback | None = None,
+        name: str | None = None,
+        save_history: bool = False,
+        logging_enabled: bool = True,
+    ) -> None:
+        super().__init__(
+            monitor,
+            Attribute(param_name),
+            mode,
+            factor,
+            patience,
+            threshold,
+            threshold_mode,
+            cooldown,
+            floor,
+            eps,
+            strict,
+            verbose,
+            base,
+            name,
+            save_history,
+            logging_enabled,
+        )
+
+    def __repr__(self) -> str:
+        s = self.state
+        return (
+            f"ReduceAttributeOnPlateau(monitor={self.monitor!r}, param_name={self.target.describe()!r}, "
+            f"mode={s.mode!r}, factor={self.factor!r}, patience={s.patience}, threshold={s.threshold!r}, "
+            f"threshold_mode={s.threshold_mode!r}, cooldown={s.cooldown}, floor={self.floor!r}, eps={self.eps!r}, "
+            f"base={self.base!r})"
+        )
