@@ -210,6 +210,10 @@ class SchedulerCallback(Callback):
     def _after_bind(self, restored: dict[str, Any] | None) -> None:
         """Hook run once the targets are bound, before the first value is written."""
 
+    def _drives(self, other: SchedulerCallback) -> bool:
+        """Whether ``other`` is applied by this callback (a plateau reduction's base)."""
+        return False
+
     def _config(self) -> str:
         """A description of the configuration, stored in checkpoints to detect a changed setup."""
         return repr(self)
@@ -224,6 +228,7 @@ class SchedulerCallback(Callback):
         state = self._take_loaded_state()
         extra = state.get("extra") if state is not None else None
         self._resolve(trainer, extra if isinstance(extra, dict) else None)
+        self._check_conflicts(trainer)
         self._bind(trainer, pl_module, state)
         self._after_bind(extra if isinstance(extra, dict) else None)
         self._log_every = (
@@ -238,6 +243,16 @@ class SchedulerCallback(Callback):
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
+        if self.interval == "step":
+            t = trainer.global_step
+            if t != self._last_t:
+                self._apply(trainer, t, force_log=False)
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        # Write the next step's value as soon as the optimizer has stepped, so that callbacks that
+        # read it at the next batch start (LearningRateMonitor) see it whatever their order.
         if self.interval == "step":
             t = trainer.global_step
             if t != self._last_t:
@@ -285,6 +300,52 @@ class SchedulerCallback(Callback):
             active.append(_Active(bound, schedules, scale, captured))
         self._active = active
 
+    def _claims(self, trainer: pl.Trainer) -> set[tuple[Any, ...]]:
+        claims: set[tuple[Any, ...]] = set()
+        for binding in self._bindings():
+            claims |= binding.target.claims(trainer.optimizers)
+        return claims
+
+    def _check_conflicts(self, trainer: pl.Trainer) -> None:
+        """Refuse a target that another callback, or a scheduler from ``configure_optimizers``, drives too."""
+        mine = self._claims(trainer)
+        for other in trainer.callbacks:  # type: ignore[attr-defined]
+            if other is self or not isinstance(other, SchedulerCallback):
+                continue
+            shared = mine & other._claims(trainer)
+            if shared and (self._drives(other) or other._drives(self)):
+                driver, base = (self, other) if self._drives(other) else (other, self)
+                raise ValueError(
+                    f"{base!r} is the base of {driver!r}, which drives it; remove it from Trainer(callbacks=...)"
+                )
+            if shared:
+                raise ValueError(
+                    f"{self!r} and {other!r} both drive {_describe_claims(shared)}; keep one (to reduce a schedule "
+                    "on plateau, pass it as ReduceLROnPlateau(base=...))"
+                )
+        for config in getattr(trainer, "lr_scheduler_configs", []):
+            scheduler = config.scheduler
+            index = next(
+                (i for i, o in enumerate(trainer.optimizers) if o is getattr(scheduler, "optimizer", None)), None
+            )
+            if index is None:
+                continue
+            optimizer = trainer.optimizers[index]
+            keys = ["lr"]
+            if getattr(scheduler, "cycle_momentum", False):
+                keys.append("momentum")
+            theirs = {
+                ("param_group", index, i, "betas[0]" if k == "momentum" and "betas" in g and "momentum" not in g else k)
+                for k in keys
+                for i, g in enumerate(optimizer.param_groups)
+            }
+            shared = mine & theirs
+            if shared:
+                raise ValueError(
+                    f"{self!r} and the {type(scheduler).__name__} returned by configure_optimizers both drive "
+                    f"{_describe_claims(shared)}; remove one of them"
+                )
+
     def _bind_target(self, target: Target, trainer: pl.Trainer, pl_module: pl.LightningModule) -> BoundTarget:
         if isinstance(target, ParamGroup):
             return target.bind(trainer.optimizers)
@@ -303,7 +364,7 @@ class SchedulerCallback(Callback):
             )
         return state
 
-    def _apply(self, trainer: pl.Trainer, t: int, *, force_log: bool) -> None:
+    def _apply(self, trainer: pl.Trainer, t: int, *, force_log: bool, log_at_end: bool = False) -> None:
         self._last_t = t
         if self._horizon is not None and t >= self._horizon and not self._horizon_warned:
             self._horizon_warned = True
@@ -329,7 +390,9 @@ class SchedulerCallback(Callback):
                 values[j] = v
             active.bound.write(values)
         every = self._log_every
-        log = bool(every) and (force_log or t % every == 0)
+        # A value written after the last step is held (ignite's state schedulers are read then) but
+        # not logged: no step trains with it.
+        log = bool(every) and (force_log or t % every == 0) and (log_at_end or not _training_ends(trainer))
         if log or self.save_history:
             self._record(trainer, log=log)
 
@@ -389,6 +452,26 @@ class SchedulerCallback(Callback):
             name = binding.target.name or self.name or binding.target.describe()
             labels.extend([name] if count == 1 else [f"{name}/pg{j + 1}" for j in range(count)])
         return plot_columns(data, labels, xlabel=self.interval, ax=ax)
+
+
+def _training_ends(trainer: pl.Trainer) -> bool:
+    """Whether no further step will train (at the end of the last batch or epoch of the fit)."""
+    max_steps = trainer.max_steps
+    if max_steps is not None and max_steps >= 0 and trainer.global_step >= max_steps:
+        return True
+    max_epochs = trainer.max_epochs
+    last_epoch = max_epochs is not None and max_epochs >= 0 and trainer.current_epoch + 1 >= max_epochs
+    return bool(last_epoch and trainer.is_last_batch)
+
+
+def _describe_claims(claims: set[tuple[Any, ...]]) -> str:
+    parts = []
+    for claim in sorted(claims, key=str):
+        if claim[0] == "attribute":
+            parts.append(f"attribute {claim[1]!r}")
+        else:
+            parts.append(f"{claim[3]} of optimizer {claim[1]} param group {claim[2]}")
+    return ", ".join(parts)
 
 
 def _check_initial(initial: Any) -> float | list[float]:

@@ -41,7 +41,7 @@ from lightning_schedulers.schedules import (
 from lightning_schedulers.schedules import (
     PiecewiseLinear as PiecewiseLinearSchedule,
 )
-from lightning_schedulers.targets import Attribute, ParamGroup
+from lightning_schedulers.targets import Attribute, ParamGroup, check_optimizer
 from lightning_schedulers.torch_family import _TorchLRScheduler
 
 __all__ = [
@@ -96,7 +96,7 @@ class _IgniteScheduler(SchedulerCallback):
         param_group_index: int | None = None,
         create_new: bool = False,
         interval: str = "step",
-        optimizer: int = 0,
+        optimizer: int | str = 0,
         name: str | None = None,
         logging_enabled: bool = True,
     ) -> None:
@@ -105,7 +105,7 @@ class _IgniteScheduler(SchedulerCallback):
         self.param_group_index = (
             None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
         )
-        self.optimizer = check_int("optimizer", optimizer, minimum=0)
+        self.optimizer = check_optimizer(optimizer)
         self.create_new = check_bool("create_new", create_new)
         if self._state:
             Attribute(self.param_name, create_new=self.create_new)  # validates the path now
@@ -271,7 +271,7 @@ def _member_schedules(member: SchedulerCallback, bases: list[float]) -> list[Sch
     raise TypeError(f"cannot compose {type(member).__name__}")  # pragma: no cover - checked at construction
 
 
-def _member_key(member: SchedulerCallback) -> tuple[str, int, int | None]:
+def _member_key(member: SchedulerCallback) -> tuple[str, int | str, int | None]:
     if isinstance(member, _TorchLRScheduler):
         return "lr", member.optimizer, member.param_group_index
     ignite = cast(_IgniteScheduler, member)  # _check_composable admitted only these two kinds
@@ -296,7 +296,7 @@ def _check_composable(name: str, value: Any, index: int | None = None) -> Schedu
 class _Composite(SchedulerCallback):
     """A callback whose per-group schedules are assembled from member schedulers."""
 
-    def __init__(self, key: tuple[str, int, int | None], **kwargs: Any) -> None:
+    def __init__(self, key: tuple[str, int | str, int | None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.param_name, self.optimizer, self.param_group_index = key
 

@@ -111,13 +111,11 @@ class _ReduceOnPlateau(SchedulerCallback):
 
     def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
         if self.base is not None:
-            if any(cb is self.base for cb in trainer.callbacks):  # type: ignore[attr-defined]
-                raise ValueError(
-                    f"{type(self).__name__}(base={type(self.base).__name__}(...)): the base callback is driven by the "
-                    "plateau callback; remove it from Trainer(callbacks=...)"
-                )
             self.base._resolve(trainer, (restored or {}).get("base"))
             self._horizon = self.base._horizon
+
+    def _drives(self, other: SchedulerCallback) -> bool:
+        return other is self.base
 
     def _extra_state(self) -> dict[str, Any]:
         multipliers = [a.multipliers for a in self._active if a.multipliers is not None]
@@ -187,7 +185,7 @@ class _ReduceOnPlateau(SchedulerCallback):
             reduced_multiplier(active.raw_value(j, t), m, self.factor, active.floors[j], self.eps)
             for j, m in enumerate(multipliers)
         ]
-        self._apply(trainer, t, force_log=True)
+        self._apply(trainer, t, force_log=True, log_at_end=True)  # every reduction is logged
         if self.verbose and before != active.values:
             rank_zero_info(
                 f"{type(self).__name__}: {self.monitor} has not improved for {self.state.patience + 1} "
@@ -267,7 +265,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
         *,
         base: SchedulerCallback | None = None,
         param_name: str = "lr",
-        optimizer: int = 0,
+        optimizer: int | str = 0,
         param_group_index: int | None = None,
         name: str | None = None,
         save_history: bool = False,

@@ -21,7 +21,7 @@ import numpy as np
 from lightning_schedulers._validation import check_int, check_sequence
 from lightning_schedulers.callbacks import Binding, SchedulerCallback
 from lightning_schedulers.schedules import Phase, Schedule, Shift, join_phases
-from lightning_schedulers.targets import ParamGroup
+from lightning_schedulers.targets import ParamGroup, check_optimizer
 
 __all__ = ["OptimizerPolicy"]
 
@@ -53,14 +53,14 @@ class OptimizerPolicy(SchedulerCallback):
         *,
         initial_step: int = 0,
         interval: str = "step",
-        optimizer: int = 0,
+        optimizer: int | str = 0,
         param_group_index: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(interval=interval, **kwargs)
         self.phases = list(check_sequence("phases", phases))
         self.initial_step = check_int("initial_step", initial_step, minimum=0)
-        self.optimizer = check_int("optimizer", optimizer, minimum=0)
+        self.optimizer = check_optimizer(optimizer)
         self.param_group_index = (
             None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
         )

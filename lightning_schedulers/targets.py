@@ -70,7 +70,8 @@ class ParamGroup:
     Args:
         key: the param-group key to write (``"lr"``, ``"weight_decay"``, ``"momentum"``, custom).
             It must exist in the param group; ``"momentum"`` falls back to ``betas[0]``.
-        optimizer: index into ``trainer.optimizers``.
+        optimizer: index into ``trainer.optimizers``, or the class name of one of them (``"Adam"``),
+            which must then be unique among the trainer's optimizers.
         param_group_index: write only this group; ``None`` writes every group.
         relative: the schedule gives a factor of each group's value captured at the start of the
             fit (torch's ``initial_lr`` convention) instead of an absolute value.
@@ -83,7 +84,7 @@ class ParamGroup:
     """
 
     key: str = "lr"
-    optimizer: int = 0
+    optimizer: int | str = 0
     param_group_index: int | None = None
     relative: bool = False
     name: str | None = None
@@ -91,7 +92,7 @@ class ParamGroup:
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key:
             raise TypeError(f"`key` must be a non-empty str, got {self.key!r}")
-        check_int("optimizer", self.optimizer, minimum=0)
+        check_optimizer(self.optimizer)
         if self.param_group_index is not None:
             check_int("param_group_index", self.param_group_index, minimum=0)
         check_bool("relative", self.relative)
@@ -100,16 +101,29 @@ class ParamGroup:
     def describe(self) -> str:
         """A short stable description, used in state keys and messages."""
         where = "" if self.param_group_index is None else f", param_group_index={self.param_group_index}"
-        return f"{self.key}@optimizer{self.optimizer}{where}"
+        opt = self.optimizer if isinstance(self.optimizer, int) else f":{self.optimizer}"
+        return f"{self.key}@optimizer{opt}{where}"
+
+    def optimizer_index(self, optimizers: Sequence[torch.optim.Optimizer]) -> int:
+        """The index of this target's optimizer; raise naming the optimizers that exist."""
+        return resolve_optimizer(self.optimizer, optimizers)
+
+    def claims(self, optimizers: Sequence[torch.optim.Optimizer]) -> set[tuple[Any, ...]]:
+        """What this target writes, as comparable identities (for conflict detection)."""
+        index = self.optimizer_index(optimizers)
+        groups = optimizers[index].param_groups
+        indices = range(len(groups)) if self.param_group_index is None else [self.param_group_index]
+        claims: set[tuple[Any, ...]] = set()
+        for i in indices:
+            group = groups[i] if i < len(groups) else {}
+            beta = self.key == "momentum" and "momentum" not in group and "betas" in group
+            claims.add(("param_group", index, i, "betas[0]" if beta else self.key))
+        return claims
 
     def bind(self, optimizers: Sequence[torch.optim.Optimizer]) -> BoundParamGroups:
         """Resolve the optimizer and groups; raise if the optimizer, group or key does not exist."""
-        if self.optimizer >= len(optimizers):
-            raise ValueError(
-                f"`optimizer`={self.optimizer} is out of range: the trainer has "
-                f"{len(optimizers)} optimizer(s) {[type(o).__name__ for o in optimizers]}"
-            )
-        optimizer = optimizers[self.optimizer]
+        index = self.optimizer_index(optimizers)
+        optimizer = optimizers[index]
         groups = optimizer.param_groups
         if self.param_group_index is not None and self.param_group_index >= len(groups):
             raise ValueError(
@@ -129,17 +143,17 @@ class ParamGroup:
                 f"param group {i} of {type(optimizer).__name__} has no key {self.key!r}; "
                 f"its keys are {sorted(k for k in group if k != 'params')}"
             )
-        labels = self._labels(optimizers, indices)
+        labels = self._labels(optimizers, index, indices)
         return BoundParamGroups([groups[i] for i in indices], self.key, beta, labels)
 
-    def _labels(self, optimizers: Sequence[torch.optim.Optimizer], indices: list[int]) -> list[str]:
+    def _labels(self, optimizers: Sequence[torch.optim.Optimizer], index: int, indices: list[int]) -> list[str]:
         # Named as LearningRateMonitor does: "lr-SGD", "lr-SGD/pg2", "lr-Adam-1" for the second Adam.
-        optimizer = optimizers[self.optimizer]
+        optimizer = optimizers[index]
         if self.name is not None:
             prefix = self.name
         else:
             cls = type(optimizer)
-            same_before = sum(1 for o in optimizers[: self.optimizer] if type(o) is cls)
+            same_before = sum(1 for o in optimizers[:index] if type(o) is cls)
             prefix = f"{self.key}-{cls.__name__}" + (f"-{same_before}" if same_before else "")
         groups = optimizer.param_groups
         labels = []
@@ -150,6 +164,31 @@ class ParamGroup:
             else:
                 labels.append(f"{prefix}/{group_name}" if group_name else prefix)
         return labels
+
+
+def check_optimizer(value: Any) -> int | str:
+    """Validate an optimizer reference: an index ``>= 0`` or an optimizer class name."""
+    if isinstance(value, str):
+        if not value:
+            raise ValueError("`optimizer` must be an index or a non-empty optimizer class name, got ''")
+        return value
+    return check_int("optimizer", value, minimum=0)
+
+
+def resolve_optimizer(ref: int | str, optimizers: Sequence[torch.optim.Optimizer]) -> int:
+    """The index ``ref`` designates among ``optimizers``; raise naming the optimizers that exist."""
+    existing = [f"{i}: {type(o).__name__}" for i, o in enumerate(optimizers)]
+    if isinstance(ref, str):
+        matches = [i for i, o in enumerate(optimizers) if type(o).__name__ == ref]
+        if len(matches) != 1:
+            problem = "matches no optimizer" if not matches else f"matches {len(matches)} optimizers; use an index"
+            raise ValueError(f"`optimizer`={ref!r} {problem}; the trainer has {existing}")
+        return matches[0]
+    if ref >= len(optimizers):
+        raise ValueError(
+            f"`optimizer`={ref} is out of range: the trainer has {len(optimizers)} optimizer(s) {existing}"
+        )
+    return ref
 
 
 class BoundParamGroups:
@@ -245,6 +284,10 @@ class Attribute:
     def describe(self) -> str:
         """A short stable description, used in state keys and messages."""
         return f"attribute:{self.path}"
+
+    def claims(self, optimizers: Sequence[torch.optim.Optimizer]) -> set[tuple[Any, ...]]:
+        """What this target writes, as comparable identities (for conflict detection)."""
+        return {("attribute", self.path)}
 
     def bind(self, root: Any, *, created_by_us: bool = False) -> BoundAttribute:
         """Resolve the path from ``root``; raise naming the first segment that does not resolve.

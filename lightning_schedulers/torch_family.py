@@ -52,7 +52,7 @@ from lightning_schedulers.schedules import (
     Schedule,
     _callable_name,
 )
-from lightning_schedulers.targets import ParamGroup
+from lightning_schedulers.targets import ParamGroup, check_optimizer, resolve_optimizer
 
 __all__ = [
     "ChainedScheduler",
@@ -112,7 +112,7 @@ class _TorchLRScheduler(SchedulerCallback):
         self,
         *,
         interval: str | None = None,
-        optimizer: int = 0,
+        optimizer: int | str = 0,
         param_group_index: int | None = None,
         name: str | None = None,
         save_history: bool = False,
@@ -124,7 +124,7 @@ class _TorchLRScheduler(SchedulerCallback):
             save_history=save_history,
             logging_enabled=logging_enabled,
         )
-        self.optimizer = check_int("optimizer", optimizer, minimum=0)
+        self.optimizer = check_optimizer(optimizer)
         self.param_group_index = (
             None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
         )
@@ -499,9 +499,7 @@ class CosineAnnealingWarmRestarts(_TorchLRScheduler):
 
 def _check_optimizer_momentum(cls: str, callback: _TorchLRScheduler, trainer: pl.Trainer) -> None:
     optimizers = trainer.optimizers
-    if callback.optimizer >= len(optimizers):
-        return  # ParamGroup.bind reports the index error with what exists
-    opt = optimizers[callback.optimizer]
+    opt = optimizers[resolve_optimizer(callback.optimizer, optimizers)]
     if not any("momentum" in g or "betas" in g for g in opt.param_groups):
         raise ValueError(
             f"{cls}(cycle_momentum=True) needs an optimizer with `momentum` or `betas`, but "

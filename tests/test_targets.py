@@ -83,7 +83,9 @@ def test_missing_key_is_an_error_listing_the_keys() -> None:
 
 def test_out_of_range_indices_name_what_exists() -> None:
     opt = torch.optim.SGD(_params(), lr=0.1)
-    with pytest.raises(ValueError, match=r"`optimizer`=2 is out of range: the trainer has 1 optimizer\(s\) \['SGD'\]"):
+    with pytest.raises(
+        ValueError, match=r"`optimizer`=2 is out of range: the trainer has 1 optimizer\(s\) \['0: SGD'\]"
+    ):
         ParamGroup("lr", optimizer=2).bind([opt])
     with pytest.raises(ValueError, match=r"`param_group_index`=1 is out of range: SGD has 1 param group"):
         ParamGroup("lr", param_group_index=1).bind([opt])

@@ -448,7 +448,7 @@ def test_one_cycle_holds_the_last_value_past_the_end_and_warns_once() -> None:
         make_trainer([cb], max_epochs=1).fit(TinyModule())
     assert sum("past the end" in str(w.message) for w in record) == 1
     last = torch_trace(lambda o: tl.OneCycleLR(o, max_lr=1.0, total_steps=5), 5, lrs=[0.1])[4, 0]
-    assert [h["lr-SGD"] for h in cb.history[5:]] == [last] * 11
+    assert [h["lr-SGD"] for h in cb.history[5:]] == [last] * 12  # steps 5..15, and 16 held after the fit
 
 
 def test_param_group_index_name_and_log_names() -> None:
