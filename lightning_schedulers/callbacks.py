@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["ScheduleCallback", "SchedulerCallback"]
 
 INTERVALS = ("step", "epoch")
+RESUME_POLICIES = ("continue", "restart", "rescale")
 ScheduleSpec = Schedule | Sequence[Schedule]
 TargetSpec = Target | str
 
@@ -165,6 +166,11 @@ class SchedulerCallback(Callback):
         name: logging name; only for a callback that drives a single target.
         save_history: keep every applied value in :attr:`history`.
         logging_enabled: log applied values through ``trainer.loggers``.
+        on_resume: what a fit resumed from a checkpoint does: ``"continue"`` (the position comes
+            from Lightning's restored clock, lengths resolved from the trainer are the stored
+            ones), ``"restart"`` (the schedule starts again at the step or epoch of the resume,
+            over what remains of the fit), or ``"rescale"`` (keep the position, resolve lengths
+            from the trainer again, for a fit whose total changed).
 
     """
 
@@ -175,8 +181,10 @@ class SchedulerCallback(Callback):
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
+        on_resume: str = "continue",
     ) -> None:
         self.interval = check_choice("interval", interval, INTERVALS)
+        self.on_resume = check_choice("on_resume", on_resume, RESUME_POLICIES)
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"`name` must be a non-empty str or None, got {name!r}")
         self.name = name
@@ -191,6 +199,10 @@ class SchedulerCallback(Callback):
         # Events from which the schedule has run out (it holds its last value); warned once.
         self._horizon: int | None = None
         self._horizon_warned = False
+        # The clock value the schedule counts from (set by on_resume="restart"); kept in checkpoints.
+        self._offset = 0
+        # Whether lengths resolved in an earlier run of this fit (checkpoint state) are to be kept.
+        self._keep_lengths = True
 
     # ----------------------------------------------------------------- subclass interface
     def _bindings(self) -> tuple[Binding, ...]:
@@ -224,9 +236,20 @@ class SchedulerCallback(Callback):
         targets = [b.target.describe() for b in self._bindings()]
         return self._generate_state_key(targets=targets, interval=self.interval)
 
+    def _clock(self, trainer: pl.Trainer) -> int:
+        """The schedule's event index now: the trainer's step or epoch, less the restart offset."""
+        raw = trainer.global_step if self.interval == "step" else trainer.current_epoch
+        return int(raw) - self._offset
+
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         state = self._take_loaded_state()
         extra = state.get("extra") if state is not None else None
+        self._offset = 0
+        self._keep_lengths = state is None or self.on_resume == "continue"
+        if state is not None:
+            self._offset = int(state.get("offset", 0))
+            if self.on_resume == "restart":  # count again from the step (or epoch) of the resume
+                self._offset = trainer.global_step if self.interval == "step" else trainer.current_epoch
         self._resolve(trainer, extra if isinstance(extra, dict) else None)
         self._check_conflicts(trainer)
         self._bind(trainer, pl_module, state)
@@ -237,14 +260,13 @@ class SchedulerCallback(Callback):
             else 0
         )
         self._last_t = -1
-        t = trainer.global_step if self.interval == "step" else trainer.current_epoch
-        self._apply(trainer, t, force_log=True)
+        self._apply(trainer, self._clock(trainer), force_log=True)
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         if self.interval == "step":
-            t = trainer.global_step
+            t = trainer.global_step - self._offset
             if t != self._last_t:
                 self._apply(trainer, t, force_log=False)
 
@@ -254,19 +276,20 @@ class SchedulerCallback(Callback):
         # Write the next step's value as soon as the optimizer has stepped, so that callbacks that
         # read it at the next batch start (LearningRateMonitor) see it whatever their order.
         if self.interval == "step":
-            t = trainer.global_step
+            t = trainer.global_step - self._offset
             if t != self._last_t:
                 self._apply(trainer, t, force_log=False)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.interval == "epoch":
-            self._apply(trainer, trainer.current_epoch + 1, force_log=True)
+            self._apply(trainer, self._clock(trainer) + 1, force_log=True)
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "version": 1,
             "config": self._config(),
             "bases": [None if a.captured is None else list(a.captured) for a in self._active],
+            "offset": self._offset,
             "extra": self._extra_state(),
         }
 
@@ -357,10 +380,11 @@ class SchedulerCallback(Callback):
 
     def _take_loaded_state(self) -> dict[str, Any] | None:
         state, self._loaded_state = self._loaded_state, None
-        if state is not None and state.get("config") != self._config():
+        if state is not None and self.on_resume == "continue" and state.get("config") != self._config():
             rank_zero_warn(
-                f"{type(self).__name__}: the checkpoint was written by a different configuration; "
-                f"resuming with the new one.\n  checkpoint: {state.get('config')}\n  now:        {self._config()}"
+                f"{type(self).__name__}: the checkpoint was written by a different configuration; resuming "
+                "with the new one (pass on_resume='restart' or 'rescale' to say how).\n"
+                f"  checkpoint: {state.get('config')}\n  now:        {self._config()}"
             )
         return state
 
@@ -516,8 +540,15 @@ class ScheduleCallback(SchedulerCallback):
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
+        on_resume: str = "continue",
     ) -> None:
-        super().__init__(interval=interval, name=name, save_history=save_history, logging_enabled=logging_enabled)
+        super().__init__(
+            interval=interval,
+            name=name,
+            save_history=save_history,
+            logging_enabled=logging_enabled,
+            on_resume=on_resume,
+        )
         if isinstance(schedule, Mapping):
             if target is not None:
                 raise ValueError(f"`target`={target!r} cannot be combined with a mapping of targets to schedules")

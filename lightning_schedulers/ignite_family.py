@@ -99,8 +99,15 @@ class _IgniteScheduler(SchedulerCallback):
         optimizer: int | str = 0,
         name: str | None = None,
         logging_enabled: bool = True,
+        on_resume: str = "continue",
     ) -> None:
-        super().__init__(interval=interval, name=name, save_history=save_history, logging_enabled=logging_enabled)
+        super().__init__(
+            interval=interval,
+            name=name,
+            save_history=save_history,
+            logging_enabled=logging_enabled,
+            on_resume=on_resume,
+        )
         self.param_name = _check_param_name(param_name)
         self.param_group_index = (
             None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)

@@ -65,6 +65,7 @@ class _ReduceOnPlateau(SchedulerCallback):
         name: str | None,
         save_history: bool,
         logging_enabled: bool,
+        on_resume: str,
     ) -> None:
         if base is not None and not isinstance(base, SchedulerCallback):
             raise TypeError(f"`base` must be a scheduler callback of this package or None, got {base!r}")
@@ -75,6 +76,7 @@ class _ReduceOnPlateau(SchedulerCallback):
             name=name,
             save_history=save_history,
             logging_enabled=logging_enabled,
+            on_resume=on_resume,
         )
         if not isinstance(monitor, str) or not monitor:
             raise TypeError(f"`monitor` must be a non-empty str, got {monitor!r}")
@@ -111,6 +113,8 @@ class _ReduceOnPlateau(SchedulerCallback):
 
     def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
         if self.base is not None:
+            # The base runs on this callback's clock and resume policy.
+            self.base._offset, self.base._keep_lengths = self._offset, self._keep_lengths
             self.base._resolve(trainer, (restored or {}).get("base"))
             self._horizon = self.base._horizon
 
@@ -178,7 +182,7 @@ class _ReduceOnPlateau(SchedulerCallback):
         if not self.state.step(value):
             return
         # The values that train next: the coming step, or the current epoch (its end writes the next).
-        t = trainer.global_step if self.interval == "step" else trainer.current_epoch
+        t = self._clock(trainer)
         before = list(active.values)
         multipliers = active.multipliers or [1.0] * len(active.schedules)
         active.multipliers = [
@@ -270,6 +274,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
+        on_resume: str = "continue",
     ) -> None:
         target = ParamGroup(param_name, optimizer=optimizer, param_group_index=param_group_index)
         super().__init__(
@@ -289,6 +294,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
             name,
             save_history,
             logging_enabled,
+            on_resume,
         )
 
     def __repr__(self) -> str:
@@ -332,6 +338,7 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
+        on_resume: str = "continue",
     ) -> None:
         super().__init__(
             monitor,
@@ -350,6 +357,7 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
             name,
             save_history,
             logging_enabled,
+            on_resume,
         )
 
     def __repr__(self) -> str:

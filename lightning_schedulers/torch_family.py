@@ -117,12 +117,14 @@ class _TorchLRScheduler(SchedulerCallback):
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
+        on_resume: str = "continue",
     ) -> None:
         super().__init__(
             interval=self._default_interval if interval is None else interval,
             name=name,
             save_history=save_history,
             logging_enabled=logging_enabled,
+            on_resume=on_resume,
         )
         self.optimizer = check_optimizer(optimizer)
         self.param_group_index = (
@@ -211,10 +213,11 @@ class _TotalFromTrainer(_TorchLRScheduler):
     def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
         if self._given_total is not None:
             total = self._given_total
-        elif restored is not None and isinstance(restored.get("total"), int):
+        elif self._keep_lengths and restored is not None and isinstance(restored.get("total"), int):
             total = int(restored["total"])  # keep the length the run started with
         else:
-            total = _trainer_total(trainer, self.interval, type(self).__name__)
+            # What remains of the fit from the clock's origin (all of it, unless restarted).
+            total = _trainer_total(trainer, self.interval, type(self).__name__) - self._offset
         self._check_total(total)
         self._total = total
         self._horizon = total
