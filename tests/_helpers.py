@@ -115,7 +115,8 @@ class ScriptedModule(TinyModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         index = self.trainer.global_step // self.per_validation - 1
-        value = self.script[index] + self.rank_offset * self.global_rank
+        # Ranks other than zero drift by rank_offset per validation (a different trend, no sync_dist).
+        value = self.script[index] + self.rank_offset * self.global_rank * (index + 1)
         self.log("val_loss", torch.tensor(value, dtype=torch.float64))
 
 
