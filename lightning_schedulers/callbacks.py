@@ -390,12 +390,17 @@ class SchedulerCallback(Callback):
 
     def _apply(self, trainer: pl.Trainer, t: int, *, force_log: bool, log_at_end: bool = False) -> None:
         self._last_t = t
-        if self._horizon is not None and t >= self._horizon and not self._horizon_warned:
+        horizon = self._horizon
+        # The value held after the last step of a fit is no overrun: no warning for it.
+        if horizon is not None and t >= horizon and not self._horizon_warned and not _training_ends(trainer):
             self._horizon_warned = True
             rank_zero_warn(
                 f"{type(self).__name__}: {self.interval} {t} is past the end of the schedule "
                 f"({self._horizon} {self.interval}s); holding its last value"
             )
+        self._write_and_record(trainer, t, force_log, log_at_end)
+
+    def _write_and_record(self, trainer: pl.Trainer, t: int, force_log: bool, log_at_end: bool) -> None:
         for active in self._active:
             values = active.values
             scale = active.scale
