@@ -24,9 +24,11 @@ Example:
 from __future__ import annotations
 
 import bisect
+import functools
+import inspect
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -36,8 +38,14 @@ from lightning_schedulers._validation import (
     check_bool,
     check_float,
     check_int,
-    check_int_sequence,
     check_sequence,
+)
+from lightning_schedulers.durations import (
+    TrainingFraction,
+    check_duration,
+    check_duration_sequence,
+    contains_fraction,
+    resolve_durations,
 )
 
 __all__ = [
@@ -49,6 +57,7 @@ __all__ = [
     "CumulativeProduct",
     "Cyclic",
     "CyclicalAnneal",
+    "Deferred",
     "Exponential",
     "InverseSqrt",
     "Join",
@@ -67,6 +76,7 @@ __all__ = [
     "Space",
     "Step",
     "cosinespace",
+    "deferrable",
     "join",
     "join_phases",
     "linspace",
@@ -132,6 +142,24 @@ class Schedule:
         """Return this schedule with its values clipped to ``[lower, upper]``."""
         return Clamp(self, lower, upper)
 
+    @property
+    def is_resolved(self) -> bool:
+        """Whether every duration is a number of events (no fraction of training left to resolve)."""
+        return not any(contains_fraction(getattr(self, f.name)) for f in fields(self) if f.init)  # type: ignore[arg-type]
+
+    def resolve(self, total: int) -> Schedule:
+        """This schedule with every fraction of training resolved against a fit of ``total`` events.
+
+        Example:
+            >>> from lightning_schedulers.durations import fraction
+            >>> Linear(0.0, 1.0, fraction(0.5)).resolve(10)
+            Linear(start=0.0, end=1.0, steps=5)
+        """
+        if self.is_resolved:
+            return self
+        changes = {f.name: resolve_durations(getattr(self, f.name), total) for f in fields(self) if f.init}  # type: ignore[arg-type]
+        return replace(self, **changes)  # type: ignore[type-var]
+
 
 def _check_schedule(name: str, value: Any) -> Schedule:
     if not isinstance(value, Schedule):
@@ -180,7 +208,7 @@ class Linear(Schedule):
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
         _set(self, "end", check_float("end", self.end))
-        _set(self, "steps", check_int("steps", self.steps, minimum=0))
+        _set(self, "steps", check_duration("steps", self.steps, minimum=0))
 
     def value(self, t: int) -> float:
         if t >= self.steps or self.steps == 0:
@@ -220,7 +248,7 @@ class Cosine(Schedule):
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
         _set(self, "end", check_float("end", self.end))
-        _set(self, "steps", check_int("steps", self.steps, minimum=1))
+        _set(self, "steps", check_duration("steps", self.steps, minimum=1))
         check_bool("periodic", self.periodic)
 
     def value(self, t: int) -> float:
@@ -286,9 +314,9 @@ class Exponential(Schedule):
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
         _set(self, "rate", check_float("rate", self.rate, positive=True))
-        _set(self, "steps", check_int("steps", self.steps, minimum=1))
+        _set(self, "steps", check_duration("steps", self.steps, minimum=1))
         check_bool("staircase", self.staircase)
-        _set(self, "begin", check_int("begin", self.begin, minimum=0))
+        _set(self, "begin", check_duration("begin", self.begin, minimum=0))
         if self.end is not None:
             _set(self, "end", check_float("end", self.end))
         p_ceiling = p_max = math.inf
@@ -347,7 +375,7 @@ class Step(Schedule):
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
         _set(self, "gamma", _check_decay_factor("gamma", self.gamma))
-        _set(self, "step_size", check_int("step_size", self.step_size, minimum=1))
+        _set(self, "step_size", check_duration("step_size", self.step_size, minimum=1))
 
     def value(self, t: int) -> float:
         v: float = self.start * self.gamma ** (max(float(t), 0.0) // self.step_size)
@@ -385,11 +413,7 @@ class MultiStep(Schedule):
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
         _set(self, "gamma", check_float("gamma", self.gamma, positive=True))
-        _set(
-            self,
-            "milestones",
-            check_int_sequence("milestones", self.milestones, strictly_increasing=False),
-        )
+        _set(self, "milestones", check_duration_sequence("milestones", self.milestones, strictly_increasing=False))
         if self.gamma > 1.0:
             try:
                 last = self.start * self.gamma ** float(len(self.milestones))
@@ -427,7 +451,7 @@ class Polynomial(Schedule):
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
         _set(self, "end", check_float("end", self.end))
-        _set(self, "steps", check_int("steps", self.steps, minimum=1))
+        _set(self, "steps", check_duration("steps", self.steps, minimum=1))
         _set(self, "power", check_float("power", self.power, positive=True))
 
     def value(self, t: int) -> float:
@@ -464,19 +488,21 @@ class PiecewiseLinear(Schedule):
 
     def __post_init__(self) -> None:
         pairs = check_sequence("points", self.points)
-        clean: list[tuple[int, float]] = []
+        clean: list[tuple[int | TrainingFraction, float]] = []
         for i, pair in enumerate(pairs):
             item = check_sequence(f"points[{i}]", pair)
             if len(item) != 2:
                 raise ValueError(f"`points[{i}]` must be an (event, value) pair, got {pair!r}")
             clean.append(
                 (
-                    check_int(f"points[{i}][0]", item[0], minimum=0),
+                    check_duration(f"points[{i}][0]", item[0], minimum=0),
                     check_float(f"points[{i}][1]", item[1]),
                 )
             )
-        events = check_int_sequence("points events", [p[0] for p in clean], strictly_increasing=False)
+        events = check_duration_sequence("points events", [p[0] for p in clean], strictly_increasing=False)
         _set(self, "points", tuple(clean))
+        if not self.is_resolved:
+            return  # the lookup tables wait for the fit's length
         # Lookup tables cached once; kept out of eq, hash and repr.
         _set(self, "_events", events)
         _set(self, "_events_array", np.asarray(events, dtype=np.float64))
@@ -530,7 +556,7 @@ class Join(Schedule):
                 f"got {len(bounds)}: {self.boundaries!r}"
             )
         if bounds:
-            bounds = check_int_sequence("boundaries", bounds, strictly_increasing=True, minimum=1)
+            bounds = check_duration_sequence("boundaries", bounds, strictly_increasing=True, minimum=1)
         _set(self, "schedules", scheds)
         _set(self, "boundaries", tuple(bounds))
 
@@ -549,6 +575,58 @@ class Join(Schedule):
         return out
 
 
+@dataclass(frozen=True, repr=False)
+class Deferred(Schedule):
+    """A preset called with a fraction of training: built when the fit's length is known.
+
+    ``resolve(total)`` calls ``fn`` with every fraction resolved; before that it has no value.
+    Presets return one by themselves (see :func:`deferrable`); there is no need to build one.
+    """
+
+    fn: Callable[..., Schedule]
+    arguments: tuple[tuple[str, Any], ...]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.arguments)
+        return f"{getattr(self.fn, '__name__', 'preset')}({args})"
+
+    @property
+    def is_resolved(self) -> bool:
+        return False
+
+    def resolve(self, total: int) -> Schedule:
+        kwargs = {k: resolve_durations(v, total) for k, v in self.arguments}
+        return self.fn(**kwargs).resolve(total)
+
+    def value(self, t: int) -> float:
+        raise ValueError(f"{self!r} takes a fraction of training; resolve(total) it first")
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        raise ValueError(f"{self!r} takes a fraction of training; resolve(total) it first")
+
+
+def deferrable(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
+    """Make a schedule-building function accept fractions of training for its durations.
+
+    Called with a fraction anywhere in its arguments, the function returns a :class:`Deferred`
+    that runs it once the fit's length is known; otherwise it runs at once.
+    """
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Schedule:
+        bound = signature.bind(*args, **kwargs)
+        if any(contains_fraction(v) for v in bound.arguments.values()):
+            return Deferred(wrapper, tuple((k, _freeze(v)) for k, v in bound.arguments.items()))
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(_freeze(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
 def join(schedules: Iterable[Schedule], boundaries: Iterable[int]) -> Join:
     """Join schedules at absolute event ``boundaries``; each piece runs in local time.
 
@@ -560,7 +638,8 @@ def join(schedules: Iterable[Schedule], boundaries: Iterable[int]) -> Join:
     return Join(tuple(schedules), tuple(boundaries))
 
 
-def sequence(schedules: Iterable[Schedule], durations: Iterable[int]) -> Join:
+@deferrable
+def sequence(schedules: Iterable[Schedule], durations: Iterable[int]) -> Schedule:
     """Run schedules one after another for the given ``durations``; the last runs on forever.
 
     ``durations`` has one entry fewer than ``schedules``.
@@ -701,10 +780,10 @@ class Space(Schedule):
             raise ValueError(f"`kind` must be 'linear' or 'cosine', got {self.kind!r}")
         _set(self, "start", check_float("start", self.start))
         _set(self, "end", check_float("end", self.end))
-        _set(self, "steps", check_int("steps", self.steps, minimum=0))
+        _set(self, "steps", check_duration("steps", self.steps, minimum=0))
 
     def __len__(self) -> int:
-        return self.steps
+        return int(self.steps)  # a fraction of training has no length until resolved (clear error)
 
     def __iter__(self) -> Iterator[float]:
         return (self.value(i) for i in range(self.steps))
@@ -778,13 +857,13 @@ class Phase:
             raise ValueError("a Phase needs at least one named schedule, got none")
         for key, schedule in schedules.items():
             _check_schedule(key, schedule)
-        lengths = {key: len(s) for key, s in schedules.items() if isinstance(s, Space)}
+        lengths = {key: s.steps for key, s in schedules.items() if isinstance(s, Space)}
         if steps is None:
             if len(lengths) != len(schedules):
                 missing = [key for key in schedules if key not in lengths]
                 raise ValueError(f"give the Phase length: {missing} are not spaces with a length of their own")
             steps = next(iter(lengths.values()))
-        _set(self, "steps", check_int("steps", steps, minimum=0))
+        _set(self, "steps", check_duration("steps", steps, minimum=0))
         wrong = {key: n for key, n in lengths.items() if n != self.steps}
         if wrong:
             raise ValueError(f"every space of a phase must have its {self.steps} steps, got lengths {lengths}")
@@ -830,7 +909,7 @@ def join_phases(phases: Sequence[Phase]) -> dict[str, Schedule]:
             raise ValueError(
                 f"every phase must drive the same keys: phases[0] drives {keys}, phases[{i}] drives {phase.keys}"
             )
-    kept = [phase for phase in items if phase.steps > 0]
+    kept = [phase for phase in items if isinstance(phase.steps, TrainingFraction) or phase.steps > 0]
     if not kept:
         raise ValueError("every phase has zero steps; there is nothing to schedule")
     durations = [phase.steps for phase in kept[:-1]]
@@ -965,7 +1044,7 @@ class CosineRestarts(Schedule):
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
         _set(self, "end", check_float("end", self.end))
-        _set(self, "period", check_int("period", self.period, minimum=1))
+        _set(self, "period", check_duration("period", self.period, minimum=1))
         _set(self, "mult", check_int("mult", self.mult, minimum=1))
 
     def _cycle(self, t: int) -> tuple[int, int]:
@@ -1038,8 +1117,8 @@ class Cyclic(Schedule):
     def __post_init__(self) -> None:
         _set(self, "base", check_float("base", self.base))
         _set(self, "peak", check_float("peak", self.peak))
-        _set(self, "step_size_up", check_int("step_size_up", self.step_size_up, minimum=1))
-        _set(self, "step_size_down", check_int("step_size_down", self.step_size_down, minimum=1))
+        _set(self, "step_size_up", check_duration("step_size_up", self.step_size_up, minimum=1))
+        _set(self, "step_size_down", check_duration("step_size_down", self.step_size_down, minimum=1))
         _set(self, "gamma", check_float("gamma", self.gamma, positive=True))
         if self.scale_fn is None:
             if self.mode not in CYCLIC_MODES:
@@ -1127,7 +1206,7 @@ class OneCycle(Schedule):
     def __post_init__(self) -> None:
         for name in ("start", "peak", "end"):
             _set(self, name, check_float(name, getattr(self, name)))
-        _set(self, "total_steps", check_int("total_steps", self.total_steps, minimum=1))
+        _set(self, "total_steps", check_duration("total_steps", self.total_steps, minimum=1))
         pct = check_float("pct_start", self.pct_start)
         if not 0.0 < pct < 1.0:
             raise ValueError(f"`pct_start` must be in (0, 1), got {self.pct_start!r}")
@@ -1135,6 +1214,8 @@ class OneCycle(Schedule):
         if self.anneal not in ("cos", "linear"):
             raise ValueError(f"`anneal_strategy` must be one of ('cos', 'linear'), got {self.anneal!r}")
         check_bool("three_phase", self.three_phase)
+        if isinstance(self.total_steps, TrainingFraction):
+            return  # the phases wait for the fit's length
         total = self.total_steps
         if self.three_phase:
             ends = [float(pct * total) - 1, float(2 * pct * total) - 2, float(total - 1)]
@@ -1229,7 +1310,7 @@ class PowerRamp(Schedule):
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
         _set(self, "end", check_float("end", self.end))
-        _set(self, "steps", check_int("steps", self.steps, minimum=1))
+        _set(self, "steps", check_duration("steps", self.steps, minimum=1))
         _set(self, "power", check_float("power", self.power, positive=True))
 
     def value(self, t: int) -> float:
@@ -1262,7 +1343,7 @@ class InverseSqrt(Schedule):
 
     def __post_init__(self) -> None:
         _set(self, "scale", check_float("scale", self.scale))
-        _set(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps, minimum=1))
+        _set(self, "warmup_steps", check_duration("warmup_steps", self.warmup_steps, minimum=1))
 
     def value(self, t: int) -> float:
         s = max(float(t), 0.0) + 1.0
@@ -1300,7 +1381,7 @@ class CosineCycles(Schedule):
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
         _set(self, "end", check_float("end", self.end))
-        _set(self, "cycle_steps", check_int("cycle_steps", self.cycle_steps, minimum=1))
+        _set(self, "cycle_steps", check_duration("cycle_steps", self.cycle_steps, minimum=1))
         mult = check_float("cycle_mult", self.cycle_mult, positive=True)
         if mult < 1.0:
             raise ValueError(f"`cycle_mult` must be >= 1, got {self.cycle_mult!r}")
@@ -1366,12 +1447,12 @@ class CyclicalAnneal(Schedule):
             _set(self, name, check_float(name, getattr(self, name)))
         for name in ("start_value_mult", "end_value_mult"):
             _set(self, name, check_float(name, getattr(self, name), positive=True))
-        _set(self, "cycle_size", check_int("cycle_size", self.cycle_size, minimum=2))
+        _set(self, "cycle_size", check_duration("cycle_size", self.cycle_size, minimum=2))
         mult = check_float("cycle_mult", self.cycle_mult, positive=True)
         if mult < 1.0:
             raise ValueError(f"`cycle_mult` must be >= 1 (cycles never shrink), got {self.cycle_mult!r}")
         _set(self, "cycle_mult", mult)
-        _set(self, "warmup_duration", check_int("warmup_duration", self.warmup_duration, minimum=0))
+        _set(self, "warmup_duration", check_duration("warmup_duration", self.warmup_duration, minimum=0))
         if self.warmup_duration > 0 and self.shape == "linear":
             raise ValueError("`warmup_duration` > 0 needs `monotonic=True` for the linear cyclical schedule")
         _set(self, "_table", [])

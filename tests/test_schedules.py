@@ -212,7 +212,7 @@ def test_far_future_costs_no_more_than_step_zero() -> None:
 # ---------------------------------------------------------------- bad input
 BAD = [
     (lambda: Linear(0.0, 1.0, -1), ValueError, r"`steps` must be >= 0, got -1"),
-    (lambda: Linear(0.0, 1.0, 2.5), TypeError, r"`steps` must be an int, got 2.5"),
+    (lambda: Linear(0.0, 1.0, 2.5), ValueError, r"`steps` must be an int number of events or a fraction .*got 2.5"),
     (lambda: Linear(float("nan"), 1.0, 3), ValueError, r"`start` must be finite, got nan"),
     (lambda: Linear(0.0, float("inf"), 3), ValueError, r"`end` must be finite, got inf"),
     (lambda: Linear(0.0, 1.0, True), TypeError, r"`steps` must be an int, got True"),
@@ -312,7 +312,11 @@ not_a_number = st.one_of(st.text(max_size=3), st.none(), st.booleans(), st.just(
 INVALID = {
     # argument: (strategy of invalid values, builder)
     "steps": (
-        st.one_of(st.integers(max_value=0), st.floats(allow_nan=False), not_a_number),
+        st.one_of(
+            st.integers(max_value=0),
+            st.floats(allow_nan=False).filter(lambda v: not 0.0 < v <= 1.0),  # (0, 1] is a fraction of training
+            not_a_number,
+        ),
         lambda v: Cosine(1.0, 0.0, v),
     ),
     "start": (st.one_of(non_finite, not_a_number), lambda v: Linear(v, 0.0, 10)),
