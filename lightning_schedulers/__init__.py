@@ -19,6 +19,7 @@ Example:
 
 from lightning_schedulers import presets, schedules
 from lightning_schedulers.callbacks import ScheduleCallback, SchedulerCallback
+from lightning_schedulers.durations import TrainingFraction, fraction
 from lightning_schedulers.ignite_family import (
     ConcatScheduler,
     CosineAnnealingScheduler,
@@ -104,11 +105,13 @@ __all__ = [
     "SequentialLR",
     "StepLR",
     "StepStateScheduler",
+    "TrainingFraction",
     "WarmupCosineLR",
     "WarmupStableDecayLR",
     "__version__",
     "cosinespace",
     "create_lr_scheduler_with_warmup",
+    "fraction",
     "join_phases",
     "linspace",
     "one_cycle_phases",

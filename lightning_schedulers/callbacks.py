@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice, check_int
+from lightning_schedulers.durations import TrainingFraction
 from lightning_schedulers.plateau import apply_reduction
 from lightning_schedulers.schedules import Schedule
 from lightning_schedulers.targets import Attribute, BoundTarget, ParamGroup, Target
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["ScheduleCallback", "SchedulerCallback"]
+
+# simulate(n) resolves fractions of training against n, for the callback and everything it composes.
+_PREVIEW_TOTAL: ContextVar[int | None] = ContextVar("lightning_schedulers_preview_total", default=None)
 
 INTERVALS = ("step", "epoch")
 RESUME_POLICIES = ("continue", "restart", "rescale")
@@ -203,6 +208,11 @@ class SchedulerCallback(Callback):
         self._offset = 0
         # Whether lengths resolved in an earlier run of this fit (checkpoint state) are to be kept.
         self._keep_lengths = True
+        # The fit's length in events, against which fractions of training resolve (checkpointed),
+        # how to read it from the trainer, and the callback whose length applies (a composite's).
+        self._events_total: int | None = None
+        self._length_source: Callable[[], int] | None = None
+        self._length_owner: SchedulerCallback = self
 
     # ----------------------------------------------------------------- subclass interface
     def _bindings(self) -> tuple[Binding, ...]:
@@ -236,6 +246,30 @@ class SchedulerCallback(Callback):
         targets = [b.target.describe() for b in self._bindings()]
         return self._generate_state_key(targets=targets, interval=self.interval)
 
+    def _durations_total(self) -> int:
+        """The fit's length in events, for fractions of training (``num_events`` in ``simulate``)."""
+        preview = _PREVIEW_TOTAL.get()
+        if preview is not None:
+            return preview
+        if self._length_owner is not self:
+            return self._length_owner._durations_total()
+        if self._events_total is None:
+            if self._length_source is None:
+                raise ValueError(
+                    f"{type(self).__name__}: a duration is a fraction of training, and the fit's length is only "
+                    "known when the fit starts; preview with simulate(num_events)"
+                )
+            self._events_total = self._length_source()
+        return self._events_total
+
+    def _dur(self, value: int | TrainingFraction) -> int:
+        """A duration in events: a fraction of training resolved against the fit's length."""
+        return value.resolve(self._durations_total()) if isinstance(value, TrainingFraction) else value
+
+    def _resolved(self, schedules: Sequence[Schedule]) -> list[Schedule]:
+        """``schedules`` with every fraction of training resolved (the length is read only if needed)."""
+        return [s if s.is_resolved else s.resolve(self._durations_total()) for s in schedules]
+
     def _clock(self, trainer: pl.Trainer) -> int:
         """The schedule's event index now: the trainer's step or epoch, less the restart offset."""
         raw = trainer.global_step if self.interval == "step" else trainer.current_epoch
@@ -250,6 +284,10 @@ class SchedulerCallback(Callback):
             self._offset = int(state.get("offset", 0))
             if self.on_resume == "restart":  # count again from the step (or epoch) of the resume
                 self._offset = trainer.global_step if self.interval == "step" else trainer.current_epoch
+        stored = state.get("events_total") if state is not None and self._keep_lengths else None
+        self._events_total = stored if isinstance(stored, int) else None
+        offset, name = self._offset, type(self).__name__
+        self._length_source = lambda: fit_length(trainer, self.interval, name) - offset
         self._resolve(trainer, extra if isinstance(extra, dict) else None)
         self._check_conflicts(trainer)
         self._bind(trainer, pl_module, state)
@@ -259,6 +297,7 @@ class SchedulerCallback(Callback):
             if self.logging_enabled and trainer.loggers and trainer.is_global_zero
             else 0
         )
+        self._length_source = None  # resolved by now: hold no reference to the trainer
         self._last_t = -1
         self._apply(trainer, self._clock(trainer), force_log=True)
 
@@ -290,6 +329,7 @@ class SchedulerCallback(Callback):
             "config": self._config(),
             "bases": [None if a.captured is None else list(a.captured) for a in self._active],
             "offset": self._offset,
+            "events_total": self._events_total,
             "extra": self._extra_state(),
         }
 
@@ -317,6 +357,7 @@ class SchedulerCallback(Callback):
                 ok = isinstance(restored, list) and len(restored) == len(current)
                 captured = [float(v) for v in restored] if ok else current  # type: ignore[union-attr]
             schedules, scale = binding.resolve(captured if captured is not None else current)
+            schedules = self._resolved(schedules)
             slots = len(current)
             if self.name is not None:
                 bound.labels = [self.name] if slots == 1 else [f"{self.name}/pg{j + 1}" for j in range(slots)]
@@ -456,12 +497,16 @@ class SchedulerCallback(Callback):
         init = _check_initial(initial)
         ts = np.arange(n, dtype=np.float64)
         columns: list[np.ndarray] = []
-        for binding in self._bindings():
-            bases = binding.preview_bases(init)
-            schedules, scale = binding.resolve(bases)
-            for j, schedule in enumerate(schedules):
-                column = schedule._values(ts)
-                columns.append(column if scale is None else scale[j] * column)
+        token = _PREVIEW_TOTAL.set(max(n, 1))  # fractions of training resolve against the preview
+        try:
+            for binding in self._bindings():
+                bases = binding.preview_bases(init)
+                schedules, scale = binding.resolve(bases)
+                for j, schedule in enumerate(self._resolved(schedules)):
+                    column = schedule._values(ts)
+                    columns.append(column if scale is None else scale[j] * column)
+        finally:
+            _PREVIEW_TOTAL.reset(token)
         if len(columns) == 1:
             return columns[0]
         return np.stack(columns, axis=1)
@@ -481,6 +526,23 @@ class SchedulerCallback(Callback):
             name = binding.target.name or self.name or binding.target.describe()
             labels.extend([name] if count == 1 else [f"{name}/pg{j + 1}" for j in range(count)])
         return plot_columns(data, labels, xlabel=self.interval, ax=ax)
+
+
+def fit_length(trainer: pl.Trainer, interval: str, who: str) -> int:
+    """Total optimizer steps (or epochs) of this fit, or a clear error when it is unknown."""
+    if interval == "epoch":
+        epochs = trainer.max_epochs
+        if epochs is None or epochs < 0:
+            raise ValueError(f"{who}: the number of epochs is unknown (max_epochs={epochs}); give the length")
+        return int(epochs)
+    total = trainer.estimated_stepping_batches
+    # Lightning answers inf, or max_steps (-1 when unset), when the length cannot be known.
+    if not math.isfinite(total) or total < 1:
+        raise ValueError(
+            f"{who}: the total number of optimizer steps is unknown (estimated_stepping_batches={total}, "
+            f"max_steps={trainer.max_steps}); set max_steps or give the length in steps"
+        )
+    return int(total)
 
 
 def _training_ends(trainer: pl.Trainer) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 __all__ = [
+    "Duration",
     "TrainingFraction",
     "check_duration",
     "check_duration_sequence",
@@ -68,6 +69,10 @@ class TrainingFraction:
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _unresolved
     __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _unresolved
     __int__ = __float__ = __index__ = _unresolved
+
+
+Duration = int | TrainingFraction
+"""A number of events, or a fraction of the fit."""
 
 
 def fraction(value: float) -> TrainingFraction:

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, cast
 
 from lightning_schedulers._validation import check_bool, check_float, check_int, check_sequence
 from lightning_schedulers.callbacks import Binding, SchedulerCallback
+from lightning_schedulers.durations import TrainingFraction, check_duration
 from lightning_schedulers.schedules import (
     CyclicalAnneal,
     Exponential,
@@ -68,18 +69,17 @@ def _check_param_name(value: Any) -> str:
     return value
 
 
-def _pairs(value: Any) -> tuple[tuple[int, float], ...]:
+def _pairs(value: Any) -> tuple[tuple[int | TrainingFraction, float], ...]:
     items = check_sequence("milestones_values", value)
     pairs = []
     for i, pair in enumerate(items):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise ValueError(f"`milestones_values[{i}]` must be a (milestone, value) pair, got {pair!r}")
-        pairs.append((check_int(f"milestones_values[{i}][0]", pair[0], minimum=0), pair[1]))
+        pairs.append((check_duration(f"milestones_values[{i}][0]", pair[0], minimum=0), pair[1]))
     for i in range(1, len(pairs)):
-        if pairs[i][0] < pairs[i - 1][0]:
-            raise ValueError(
-                f"`milestones_values` milestones must be increasing, got {pairs[i][0]} after {pairs[i - 1][0]}"
-            )
+        a, b = pairs[i - 1][0], pairs[i][0]
+        if isinstance(a, int) and isinstance(b, int) and b < a:  # fractions are ordered when resolved
+            raise ValueError(f"`milestones_values` milestones must be increasing, got {b} after {a}")
     return tuple((m, check_float(f"milestones_values[{i}][1]", v)) for i, (m, v) in enumerate(pairs))
 
 
@@ -347,7 +347,7 @@ class ConcatScheduler(_Composite):
                 f"`durations` must have len(schedulers) - 1 = {len(members) - 1} entries, "
                 f"got {len(durs)}: {durations!r}"
             )
-        self.durations = tuple(check_int(f"durations[{i}]", d, minimum=1) for i, d in enumerate(durs))
+        self.durations = tuple(check_duration(f"durations[{i}]", d, minimum=1) for i, d in enumerate(durs))
         keys = {_member_key(m) for m in members}
         if len(keys) != 1:
             raise ValueError(
@@ -356,12 +356,14 @@ class ConcatScheduler(_Composite):
             )
         super().__init__(keys.pop(), save_history=save_history, **kwargs)
         self.schedulers = members
+        for member in members:
+            member._length_owner = self  # members' fractions resolve against this fit
 
     def _group_schedules(self, bases: list[float]) -> list[Schedule]:
-        per_member = [_member_schedules(m, bases) for m in self.schedulers]
+        per_member = [self._resolved(_member_schedules(m, bases)) for m in self.schedulers]
         bounds, total = [], 0
         for d in self.durations:
-            total += d
+            total += self._dur(d)
             bounds.append(total)
         return [Join(tuple(p[j] for p in per_member), tuple(bounds)) for j in range(len(bases))]
 
@@ -383,15 +385,17 @@ class _WarmupScheduler(_Composite):
     ) -> None:
         self.lr_scheduler = _check_composable("lr_scheduler", lr_scheduler)
         self.warmup_start_value = check_float("warmup_start_value", warmup_start_value)
-        self.warmup_duration = check_int("warmup_duration", warmup_duration, minimum=2)
+        self.warmup_duration = check_duration("warmup_duration", warmup_duration, minimum=2)
         self.warmup_end_value = None if warmup_end_value is None else check_float("warmup_end_value", warmup_end_value)
         super().__init__(_member_key(self.lr_scheduler), save_history=save_history, **kwargs)
+        self.lr_scheduler._length_owner = self
 
     def _group_schedules(self, bases: list[float]) -> list[Schedule]:
         out: list[Schedule] = []
-        start, w = self.warmup_start_value, self.warmup_duration
+        start, w = self.warmup_start_value, check_int("warmup_duration", self._dur(self.warmup_duration), minimum=2)
         torch_member = isinstance(self.lr_scheduler, _TorchLRScheduler)
-        for base, after in zip(bases, _member_schedules(self.lr_scheduler, bases), strict=True):
+        after_schedules = self._resolved(_member_schedules(self.lr_scheduler, bases))
+        for base, after in zip(bases, after_schedules, strict=True):
             init = after.value(0)
             if torch_member:
                 # ignite: the warmup ends at the group's lr, which torch's scheduler has set to its
@@ -530,7 +534,7 @@ class StepStateScheduler(_StateScheduler):
         super().__init__(param_name, save_history, create_new, **kwargs)
         self.initial_value = check_float("initial_value", initial_value)
         self.gamma = check_float("gamma", gamma, positive=True)
-        self.step_size = check_int("step_size", step_size, minimum=1)
+        self.step_size = check_duration("step_size", step_size, minimum=1)
         self._schedule()
 
     def _schedule(self) -> Schedule:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightning_schedulers._validation import check_choice, check_float, check_int
+from lightning_schedulers._validation import check_choice, check_float
+from lightning_schedulers.durations import check_duration
 from lightning_schedulers.presets import (
     DECAY_SHAPES,
     cosine_cycles,
@@ -33,7 +34,7 @@ class _ModernLR(_TotalFromTrainer):
 
     def __init__(self, total_steps: int | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.total_steps = None if total_steps is None else check_int("total_steps", total_steps, minimum=1)
+        self.total_steps = None if total_steps is None else check_duration("total_steps", total_steps, minimum=1)
 
     def _finish_init(self) -> None:
         self._set_total(self.total_steps)
@@ -72,7 +73,7 @@ class WarmupCosineLR(_ModernLR):
         **kwargs: Any,
     ) -> None:
         super().__init__(total_steps, **kwargs)
-        self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+        self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=0)
         self.warmup_start_factor = check_float("warmup_start_factor", warmup_start_factor)
         self.min_factor = check_float("min_factor", min_factor)
         self._finish_init()
@@ -110,8 +111,8 @@ class WarmupStableDecayLR(_ModernLR):
         **kwargs: Any,
     ) -> None:
         super().__init__(total_steps, **kwargs)
-        self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
-        self.decay_steps = check_int("decay_steps", decay_steps, minimum=1)
+        self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=0)
+        self.decay_steps = check_duration("decay_steps", decay_steps, minimum=1)
         self.decay = check_choice("decay", decay, DECAY_SHAPES)
         self.warmup_start_factor = check_float("warmup_start_factor", warmup_start_factor)
         self.min_factor = check_float("min_factor", min_factor)
@@ -152,7 +153,7 @@ class PolynomialDecayLR(_ModernLR):
         super().__init__(total_steps, **kwargs)
         self.power = check_float("power", power, positive=True)
         self.end_factor = check_float("end_factor", end_factor)
-        self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+        self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=0)
         self._finish_init()
 
     def _arguments(self) -> dict[str, Any]:
@@ -164,11 +165,10 @@ class PolynomialDecayLR(_ModernLR):
         }
 
     def _factor(self, total: int) -> Schedule:
-        if self.warmup_steps >= total:
-            raise ValueError(
-                f"`warmup_steps` must be < the total of {total} events, got warmup_steps={self.warmup_steps}"
-            )
-        return polynomial_decay(1.0, self.end_factor, total - self.warmup_steps, self.power, self.warmup_steps)
+        warmup = self._dur(self.warmup_steps)
+        if warmup >= total:
+            raise ValueError(f"`warmup_steps` must be < the total of {total} events, got warmup_steps={warmup}")
+        return polynomial_decay(1.0, self.end_factor, total - warmup, self.power, warmup)
 
 
 class CosineCyclesLR(_TorchLRScheduler):
@@ -243,10 +243,11 @@ class InverseSqrtLR(_TorchLRScheduler):
 
     def __init__(self, warmup_steps: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.warmup_steps = check_int("warmup_steps", warmup_steps, minimum=1)
+        self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=1)
 
     def _arguments(self) -> dict[str, Any]:
         return {"warmup_steps": self.warmup_steps}
 
     def _factors(self, count: int) -> list[Schedule]:
-        return [InverseSqrt(self.warmup_steps**0.5, self.warmup_steps)] * count
+        warmup = self._dur(self.warmup_steps)
+        return [InverseSqrt(warmup**0.5, warmup)] * count

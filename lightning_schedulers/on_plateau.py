@@ -98,6 +98,8 @@ class _ReduceOnPlateau(SchedulerCallback):
         )
         self.target = target
         self.base = base
+        if base is not None:
+            base._length_owner = self  # the base's fractions resolve against this callback's fit
         self._warned_missing = False
         # The bound target the reductions act on; set when the fit starts (validation needs it).
         self._plateau_active: _Active | None = None

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_schedulers._validation import check_bool, check_float, check_int, check_sequence
+from lightning_schedulers._validation import check_bool, check_float, check_sequence
+from lightning_schedulers.durations import check_duration
 from lightning_schedulers.schedules import Exponential, Schedule
 from lightning_schedulers.torch_family import _per_group, _TorchLRScheduler
 
@@ -62,9 +63,9 @@ class ExponentialDecayLR(_TorchLRScheduler):
         else:
             items = check_sequence("base_lr", base_lr)
             self.base_lr = tuple(check_float(f"base_lr[{i}]", v, positive=True) for i, v in enumerate(items))
-        self.decay_steps = check_int("decay_steps", decay_steps, minimum=1)
+        self.decay_steps = check_duration("decay_steps", decay_steps, minimum=1)
         self.decay_rate = check_float("decay_rate", decay_rate, positive=True)
-        self.transition_begin = check_int("transition_begin", transition_begin, minimum=0)
+        self.transition_begin = check_duration("transition_begin", transition_begin, minimum=0)
         self.staircase = check_bool("staircase", staircase)
         self.end_value = None if end_value is None else check_float("end_value", end_value)
 

@@ -73,7 +73,7 @@ class OptimizerPolicy(SchedulerCallback):
     @property
     def total_steps(self) -> int:
         """Steps the phases last, less ``initial_step``."""
-        total: int = sum(p.steps for p in self.phases)
+        total: int = sum(self._dur(p.steps) for p in self.phases)
         return max(total - self.initial_step, 0)
 
     def _bindings(self) -> tuple[Binding, ...]:
@@ -84,9 +84,9 @@ class OptimizerPolicy(SchedulerCallback):
 
     def all_steps(self) -> list[dict[str, float]]:
         """Every step's values, as poutyne's ``all_steps`` lists them (ignoring ``initial_step``)."""
-        total = sum(p.steps for p in self.phases)
+        total = sum(self._dur(p.steps) for p in self.phases)
         joined = join_phases(self.phases)
-        columns = {key: s.values(np.arange(total)) for key, s in joined.items()}
+        columns = {key: self._resolved([s])[0].values(np.arange(total)) for key, s in joined.items()}
         return [{key: float(columns[key][i]) for key in columns} for i in range(total)]
 
     def plot(

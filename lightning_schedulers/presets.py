@@ -24,6 +24,7 @@ from lightning_schedulers.schedules import (
     PowerRamp,
     Schedule,
     cosinespace,
+    deferrable,
     linspace,
     sequence,
 )
@@ -47,6 +48,7 @@ def _with_warmup(start: float, peak: float, warmup_steps: int, rest: Schedule) -
     return sequence([Linear(start, peak, warmup_steps), rest], durations=[warmup_steps])
 
 
+@deferrable("total_steps", "warmup_steps")
 def warmup_cosine(
     peak: float, total_steps: int, warmup_steps: int = 0, start: float = 0.0, floor: float = 0.0
 ) -> Schedule:
@@ -64,6 +66,7 @@ def warmup_cosine(
     return _with_warmup(start, peak, warmup, Cosine(peak, floor, total - warmup))
 
 
+@deferrable("total_steps", "warmup_steps", "decay_steps")
 def warmup_stable_decay(
     peak: float,
     total_steps: int,
@@ -116,6 +119,7 @@ def noam(model_size: int, warmup_steps: int, factor: float = 1.0) -> Schedule:
     return InverseSqrt(check_float("factor", factor) * size**-0.5, warmup_steps)
 
 
+@deferrable("steps", "warmup_steps")
 def polynomial_decay(start: float, end: float, steps: int, power: float = 1.0, warmup_steps: int = 0) -> Schedule:
     """Polynomial decay from ``start`` to ``end`` over ``steps`` after an optional linear warmup from 0.
 
@@ -127,6 +131,7 @@ def polynomial_decay(start: float, end: float, steps: int, power: float = 1.0, w
     return _with_warmup(0.0, start, warmup, Polynomial(start, end, steps, power))
 
 
+@deferrable("cycle_steps", "warmup_steps")
 def cosine_cycles(
     peak: float,
     floor: float,

@@ -41,6 +41,7 @@ from lightning_schedulers._validation import (
     check_sequence,
 )
 from lightning_schedulers.durations import (
+    Duration,
     TrainingFraction,
     check_duration,
     check_duration_sequence,
@@ -203,7 +204,7 @@ class Linear(Schedule):
 
     start: float
     end: float
-    steps: int
+    steps: Duration
 
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
@@ -242,7 +243,7 @@ class Cosine(Schedule):
 
     start: float
     end: float
-    steps: int
+    steps: Duration
     periodic: bool = False
 
     def __post_init__(self) -> None:
@@ -273,7 +274,7 @@ class Cosine(Schedule):
             u = u % (2 * steps)
             u = np.where(u > steps, 2 * steps - u, u)
         else:
-            u = np.minimum(u, steps)
+            u = np.minimum(u, int(steps))
         s_head = np.sin(math.pi * u / (2.0 * steps))
         s_tail = np.sin(math.pi * (steps - u) / (2.0 * steps))
         head = self.start - (self.start - self.end) * (s_head * s_head)
@@ -302,9 +303,9 @@ class Exponential(Schedule):
 
     start: float
     rate: float
-    steps: int = 1
+    steps: Duration = 1
     staircase: bool = False
-    begin: int = 0
+    begin: Duration = 0
     end: float | None = None
     # Growth only: the exponent from which the value sits at its ceiling `end`, and the largest
     # exponent ever fed to rate**p, so that a bounded growth curve never overflows.
@@ -370,7 +371,7 @@ class Step(Schedule):
 
     start: float
     gamma: float
-    step_size: int
+    step_size: Duration
 
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
@@ -408,7 +409,7 @@ class MultiStep(Schedule):
 
     start: float
     gamma: float
-    milestones: tuple[int, ...]
+    milestones: tuple[Duration, ...]
 
     def __post_init__(self) -> None:
         _set(self, "start", check_float("start", self.start))
@@ -445,7 +446,7 @@ class Polynomial(Schedule):
 
     start: float
     end: float
-    steps: int
+    steps: Duration
     power: float = 1.0
 
     def __post_init__(self) -> None:
@@ -462,7 +463,7 @@ class Polynomial(Schedule):
         return v
 
     def _values(self, ts: FloatArray) -> FloatArray:
-        frac = 1.0 - np.minimum(np.maximum(ts, 0.0), self.steps) / self.steps
+        frac = 1.0 - np.minimum(np.maximum(ts, 0.0), int(self.steps)) / int(self.steps)
         curve = (self.start - self.end) * np.power(frac, self.power) + self.end
         return np.where(ts >= self.steps, self.end, curve)
 
@@ -481,7 +482,7 @@ class PiecewiseLinear(Schedule):
 
     """
 
-    points: tuple[tuple[int, float], ...]
+    points: tuple[tuple[Duration, float], ...]
     _events: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _events_array: FloatArray = field(init=False, repr=False, compare=False)
     _values_array: FloatArray = field(init=False, repr=False, compare=False)
@@ -543,7 +544,7 @@ class Join(Schedule):
     """
 
     schedules: tuple[Schedule, ...]
-    boundaries: tuple[int, ...]
+    boundaries: tuple[Duration, ...]
 
     def __post_init__(self) -> None:
         scheds = check_sequence("schedules", self.schedules)
@@ -605,22 +606,37 @@ class Deferred(Schedule):
         raise ValueError(f"{self!r} takes a fraction of training; resolve(total) it first")
 
 
-def deferrable(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
-    """Make a schedule-building function accept fractions of training for its durations.
+def deferrable(*durations: str) -> Callable[[Callable[..., Schedule]], Callable[..., Schedule]]:
+    """Let a schedule-building function take fractions of training for its ``durations`` parameters.
 
-    Called with a fraction anywhere in its arguments, the function returns a :class:`Deferred`
-    that runs it once the fit's length is known; otherwise it runs at once.
+    Those parameters accept an int number of events, a fraction of training (a float in
+    ``(0, 1]`` or :func:`~lightning_schedulers.durations.fraction`), or a list of either. Called
+    with a fraction, the function returns a :class:`Deferred` that runs it once the fit's length
+    is known; otherwise it runs at once.
     """
-    signature = inspect.signature(fn)
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Schedule:
-        bound = signature.bind(*args, **kwargs)
-        if any(contains_fraction(v) for v in bound.arguments.values()):
-            return Deferred(wrapper, tuple((k, _freeze(v)) for k, v in bound.arguments.items()))
-        return fn(*args, **kwargs)
+    def decorate(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
+        signature = inspect.signature(fn)
 
-    return wrapper
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Schedule:
+            bound = signature.bind(*args, **kwargs)
+            for name in durations:
+                if name in bound.arguments:
+                    bound.arguments[name] = _as_durations(name, bound.arguments[name])
+            if any(contains_fraction(v) for v in bound.arguments.values()):
+                return Deferred(wrapper, tuple((k, _freeze(v)) for k, v in bound.arguments.items()))
+            return fn(*bound.args, **bound.kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _as_durations(name: str, value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(check_duration(f"{name}[{i}]", v) for i, v in enumerate(value))
+    return check_duration(name, value)
 
 
 def _freeze(value: Any) -> Any:
@@ -638,7 +654,7 @@ def join(schedules: Iterable[Schedule], boundaries: Iterable[int]) -> Join:
     return Join(tuple(schedules), tuple(boundaries))
 
 
-@deferrable
+@deferrable("durations")
 def sequence(schedules: Iterable[Schedule], durations: Iterable[int]) -> Schedule:
     """Run schedules one after another for the given ``durations``; the last runs on forever.
 
@@ -773,7 +789,7 @@ class Space(Schedule):
     kind: str
     start: float
     end: float
-    steps: int
+    steps: Duration
 
     def __post_init__(self) -> None:
         if self.kind not in ("linear", "cosine"):
@@ -849,10 +865,10 @@ class Phase:
         (10, ('lr', 'momentum'))
     """
 
-    steps: int
+    steps: Duration
     schedules: tuple[tuple[str, Schedule], ...]
 
-    def __init__(self, steps: int | None = None, /, **schedules: Schedule) -> None:
+    def __init__(self, steps: Duration | None = None, /, **schedules: Schedule) -> None:
         if not schedules:
             raise ValueError("a Phase needs at least one named schedule, got none")
         for key, schedule in schedules.items():
@@ -884,7 +900,7 @@ class Phase:
         """Plot the values of ``param_name`` over this phase's steps; return the matplotlib ``Axes``."""
         from lightning_schedulers._plotting import plot_columns
 
-        data = self[param_name].values(np.arange(self.steps))
+        data = self[param_name].values(np.arange(int(self.steps)))
         return plot_columns(data, [param_name], xlabel="step", ax=ax)
 
 
@@ -1038,7 +1054,7 @@ class CosineRestarts(Schedule):
 
     start: float
     end: float
-    period: int
+    period: Duration
     mult: int = 1
 
     def __post_init__(self) -> None:
@@ -1049,7 +1065,7 @@ class CosineRestarts(Schedule):
 
     def _cycle(self, t: int) -> tuple[int, int]:
         """(t_cur, t_i): position inside the current cycle and that cycle's length (exact ints)."""
-        p, m = self.period, self.mult
+        p, m = int(self.period), self.mult
         if m == 1:
             return t % p, p
         # Cycle n starts at p * (m**n - 1) / (m - 1); estimate n with a log, then fix it exactly.
@@ -1107,8 +1123,8 @@ class Cyclic(Schedule):
 
     base: float
     peak: float
-    step_size_up: int
-    step_size_down: int
+    step_size_up: Duration
+    step_size_down: Duration
     mode: str = "triangular"
     gamma: float = 1.0
     scale_fn: Callable[[float], float] | None = None
@@ -1197,7 +1213,7 @@ class OneCycle(Schedule):
     start: float
     peak: float
     end: float
-    total_steps: int
+    total_steps: Duration
     pct_start: float = 0.3
     anneal: str = "cos"
     three_phase: bool = False
@@ -1304,7 +1320,7 @@ class PowerRamp(Schedule):
 
     start: float
     end: float
-    steps: int
+    steps: Duration
     power: float = 1.0
 
     def __post_init__(self) -> None:
@@ -1320,7 +1336,7 @@ class PowerRamp(Schedule):
         return v
 
     def _values(self, ts: FloatArray) -> FloatArray:
-        frac = np.minimum(np.maximum(ts, 0.0), self.steps) / self.steps
+        frac = np.minimum(np.maximum(ts, 0.0), int(self.steps)) / int(self.steps)
         ramp = self.start + (self.end - self.start) * np.power(frac, self.power)
         return np.where(ts >= self.steps, self.end, ramp)
 
@@ -1339,7 +1355,7 @@ class InverseSqrt(Schedule):
     """
 
     scale: float
-    warmup_steps: int
+    warmup_steps: Duration
 
     def __post_init__(self) -> None:
         _set(self, "scale", check_float("scale", self.scale))
@@ -1347,12 +1363,12 @@ class InverseSqrt(Schedule):
 
     def value(self, t: int) -> float:
         s = max(float(t), 0.0) + 1.0
-        v: float = self.scale * min(s**-0.5, s * self.warmup_steps**-1.5)
+        v: float = self.scale * min(s**-0.5, s * int(self.warmup_steps) ** -1.5)
         return v
 
     def _values(self, ts: FloatArray) -> FloatArray:
         s = np.maximum(ts, 0.0) + 1.0
-        out: FloatArray = self.scale * np.minimum(np.power(s, -0.5), s * self.warmup_steps**-1.5)
+        out: FloatArray = self.scale * np.minimum(np.power(s, -0.5), s * int(self.warmup_steps) ** -1.5)
         return out
 
 
@@ -1372,7 +1388,7 @@ class CosineCycles(Schedule):
 
     start: float
     end: float
-    cycle_steps: int
+    cycle_steps: Duration
     cycle_mult: float = 1.0
     cycle_decay: float = 1.0
     cycle_limit: int = 1
@@ -1433,11 +1449,11 @@ class CyclicalAnneal(Schedule):
     shape: str
     start_value: float
     end_value: float
-    cycle_size: int
+    cycle_size: Duration
     cycle_mult: float = 1.0
     start_value_mult: float = 1.0
     end_value_mult: float = 1.0
-    warmup_duration: int = 0
+    warmup_duration: Duration = 0
     _table: list[tuple[int, int, int, float, float, float]] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -1453,7 +1469,7 @@ class CyclicalAnneal(Schedule):
             raise ValueError(f"`cycle_mult` must be >= 1 (cycles never shrink), got {self.cycle_mult!r}")
         _set(self, "cycle_mult", mult)
         _set(self, "warmup_duration", check_duration("warmup_duration", self.warmup_duration, minimum=0))
-        if self.warmup_duration > 0 and self.shape == "linear":
+        if self.shape == "linear" and self.warmup_duration != 0:
             raise ValueError("`warmup_duration` > 0 needs `monotonic=True` for the linear cyclical schedule")
         _set(self, "_table", [])
 
@@ -1478,7 +1494,9 @@ class CyclicalAnneal(Schedule):
         table = self._table
         if not table:
             start_after = self.start_value * self.start_value_mult
-            table.append((0, self.cycle_size, self.warmup_duration, self.start_value, start_after, self.end_value))
+            table.append(
+                (0, int(self.cycle_size), int(self.warmup_duration), self.start_value, start_after, self.end_value)
+            )
         while True:
             begin, size, warmup, _, start_after, end = table[-1]
             if begin + size + warmup > t or (self._periodic() and len(table) >= 1):

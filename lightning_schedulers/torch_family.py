@@ -24,8 +24,7 @@ Example:
 
 from __future__ import annotations
 
-import copy
-import math
+import itertools
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -34,6 +33,7 @@ import lightning.pytorch as pl
 
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
 from lightning_schedulers.callbacks import Binding, SchedulerCallback
+from lightning_schedulers.durations import TrainingFraction, check_duration, check_duration_sequence
 from lightning_schedulers.schedules import (
     Constant,
     Cosine,
@@ -173,57 +173,34 @@ class _TorchLRScheduler(SchedulerCallback):
 
 
 class _TotalFromTrainer(_TorchLRScheduler):
-    """A scheduler whose length is given, or else read from the trainer when the fit starts.
+    """A scheduler whose length is given in events, as a fraction of the fit, or (``None``) is the fit.
 
-    The resolved length is kept in the checkpoint, so a resumed fit keeps the length it started
-    with. ``simulate(n)`` without a known length previews a fit of ``n`` events. Past the end the
-    schedule holds its last value and warns once.
+    The length is resolved when the fit starts and the fit's length is kept in the checkpoint, so a
+    resumed fit keeps the length it started with (see ``on_resume``). ``simulate(n)`` without a
+    length in events previews a fit of ``n`` events. Past the end the last value holds, with a
+    warning once.
     """
 
-    _given_total: int | None = None
+    _length: int | TrainingFraction = TrainingFraction(1.0)
     _total: int | None = None
 
-    def _set_total(self, total: int | None) -> None:
-        self._given_total = total
-        if total is not None:
-            self._check_total(total)
-        self._total = total
-        self._horizon = total
+    def _set_total(self, total: int | TrainingFraction | None) -> None:
+        self._length = TrainingFraction(1.0) if total is None else total
+        if isinstance(self._length, int):
+            self._check_total(self._length)
+            self._total = self._horizon = self._length
 
     def _check_total(self, total: int) -> None:
-        """Reject a length the schedule cannot use (at construction, not mid-fit)."""
+        """Reject a length the schedule cannot use."""
 
     def _resolved_total(self) -> int:
-        if self._total is None:
-            raise ValueError(
-                f"{type(self).__name__}: the total number of events is unknown until the fit starts; give it, "
-                "or preview with simulate(num_events)"
-            )
-        return self._total
-
-    def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> Any:
-        """Preview ``num_events`` events; without a known length, of a fit that long."""
-        if self._total is not None:
-            return super().simulate(num_events, initial)
-        preview = copy.copy(self)
-        preview._total = check_int("num_events", num_events, minimum=1)
-        preview._check_total(preview._total)
-        return SchedulerCallback.simulate(preview, num_events, initial)
+        return self._dur(self._length)
 
     def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
-        if self._given_total is not None:
-            total = self._given_total
-        elif self._keep_lengths and restored is not None and isinstance(restored.get("total"), int):
-            total = int(restored["total"])  # keep the length the run started with
-        else:
-            # What remains of the fit from the clock's origin (all of it, unless restarted).
-            total = _trainer_total(trainer, self.interval, type(self).__name__) - self._offset
+        total = self._resolved_total()
         self._check_total(total)
         self._total = total
         self._horizon = total
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {"total": self._total}
 
 
 class LambdaLR(_TorchLRScheduler):
@@ -320,7 +297,7 @@ class StepLR(_TorchLRScheduler):
 
     def __init__(self, step_size: int, gamma: float = 0.1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.step_size = check_int("step_size", step_size, minimum=1)
+        self.step_size = check_duration("step_size", step_size, minimum=1)
         self.gamma = check_float("gamma", gamma, positive=True)
 
     def _arguments(self) -> dict[str, Any]:
@@ -345,7 +322,10 @@ class MultiStepLR(_TorchLRScheduler):
 
     def __init__(self, milestones: Sequence[int], gamma: float = 0.1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.milestones = tuple(sorted(check_sequence("milestones", milestones)))
+        given = check_duration_sequence("milestones", milestones, strictly_increasing=False)
+        # torch sorts its milestones; fractions are ordered when the fit resolves them.
+        has_fraction = any(isinstance(m, TrainingFraction) for m in given)
+        self.milestones = given if has_fraction else tuple(sorted(given))
         self.gamma = check_float("gamma", gamma, positive=True)
         MultiStep(1.0, self.gamma, self.milestones)  # validates the milestones now
 
@@ -371,7 +351,7 @@ class ConstantLR(_TorchLRScheduler):
         self.factor = check_float("factor", factor)
         if not 0.0 <= self.factor <= 1.0:
             raise ValueError(f"`factor` must be in [0, 1], got {factor!r}")
-        self.total_iters = check_int("total_iters", total_iters, minimum=1)
+        self.total_iters = check_duration("total_iters", total_iters, minimum=1)
 
     def _arguments(self) -> dict[str, Any]:
         return {"factor": self.factor, "total_iters": self.total_iters}
@@ -400,7 +380,7 @@ class LinearLR(_TorchLRScheduler):
         self.end_factor = check_float("end_factor", end_factor)
         if not 0.0 <= self.end_factor <= 1.0:
             raise ValueError(f"`end_factor` must be in [0, 1], got {end_factor!r}")
-        self.total_iters = check_int("total_iters", total_iters, minimum=1)
+        self.total_iters = check_duration("total_iters", total_iters, minimum=1)
 
     def _arguments(self) -> dict[str, Any]:
         return {"start_factor": self.start_factor, "end_factor": self.end_factor, "total_iters": self.total_iters}
@@ -443,7 +423,7 @@ class PolynomialLR(_TorchLRScheduler):
 
     def __init__(self, total_iters: int = 5, power: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.total_iters = check_int("total_iters", total_iters, minimum=1)
+        self.total_iters = check_duration("total_iters", total_iters, minimum=1)
         self.power = check_float("power", power, positive=True)
 
     def _arguments(self) -> dict[str, Any]:
@@ -467,7 +447,7 @@ class CosineAnnealingLR(_TorchLRScheduler):
 
     def __init__(self, T_max: int, eta_min: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.T_max = check_int("T_max", T_max, minimum=1)
+        self.T_max = check_duration("T_max", T_max, minimum=1)
         self.eta_min = check_float("eta_min", eta_min)
 
     def _arguments(self) -> dict[str, Any]:
@@ -489,7 +469,7 @@ class CosineAnnealingWarmRestarts(_TorchLRScheduler):
 
     def __init__(self, T_0: int, T_mult: int = 1, eta_min: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.T_0 = check_int("T_0", T_0, minimum=1)
+        self.T_0 = check_duration("T_0", T_0, minimum=1)
         self.T_mult = check_int("T_mult", T_mult, minimum=1)
         self.eta_min = check_float("eta_min", eta_min)
 
@@ -544,9 +524,9 @@ class CyclicLR(_TorchLRScheduler):
         super().__init__(**kwargs)
         self.base_lr = _float_or_list("base_lr", base_lr)
         self.max_lr = _float_or_list("max_lr", max_lr)
-        self.step_size_up = check_int("step_size_up", step_size_up, minimum=1)
+        self.step_size_up = check_duration("step_size_up", step_size_up, minimum=1)
         self.step_size_down = (
-            self.step_size_up if step_size_down is None else check_int("step_size_down", step_size_down, minimum=1)
+            self.step_size_up if step_size_down is None else check_duration("step_size_down", step_size_down, minimum=1)
         )
         if scale_fn is None:
             check_choice("mode", mode, ("triangular", "triangular2", "exp_range"))
@@ -648,7 +628,7 @@ class OneCycleLR(_TotalFromTrainer):
     ) -> None:
         super().__init__(**kwargs)
         self.max_lr = _float_or_list("max_lr", max_lr, positive=True)
-        self.total_steps = None if total_steps is None else check_int("total_steps", total_steps, minimum=1)
+        self.total_steps = None if total_steps is None else check_duration("total_steps", total_steps, minimum=1)
         self.epochs = None if epochs is None else check_int("epochs", epochs, minimum=1)
         self.steps_per_epoch = (
             None if steps_per_epoch is None else check_int("steps_per_epoch", steps_per_epoch, minimum=1)
@@ -724,23 +704,6 @@ class OneCycleLR(_TotalFromTrainer):
         super()._resolve(trainer, restored)
 
 
-def _trainer_total(trainer: pl.Trainer, interval: str, who: str) -> int:
-    """Total optimizer steps (or epochs) of this fit, or a clear error when it is unknown."""
-    if interval == "epoch":
-        epochs = trainer.max_epochs
-        if epochs is None or epochs < 0:
-            raise ValueError(f"{who}: the number of epochs is unknown (max_epochs={epochs}); give the total")
-        return int(epochs)
-    total = trainer.estimated_stepping_batches
-    # Lightning answers inf, or max_steps (-1 when unset), when the length cannot be known.
-    if not math.isfinite(total) or total < 1:
-        raise ValueError(
-            f"{who}: the total number of optimizer steps is unknown (estimated_stepping_batches={total}, "
-            f"max_steps={trainer.max_steps}); set max_steps or give the total"
-        )
-    return int(total)
-
-
 def _check_members(cls: str, schedulers: Any, container: _TorchLRScheduler) -> list[_TorchLRScheduler]:
     items = check_sequence("schedulers", schedulers)
     members: list[_TorchLRScheduler] = []
@@ -763,6 +726,13 @@ def _check_members(cls: str, schedulers: Any, container: _TorchLRScheduler) -> l
             )
         members.append(member)
     return members
+
+
+def _check_increasing(name: str, values: tuple[Any, ...], given: Any) -> None:
+    """Strictly increasing, checked among the values that are already numbers of events."""
+    known = [v for v in values if isinstance(v, int)]
+    if len(known) == len(values) and any(b <= a for a, b in itertools.pairwise(known)):
+        raise ValueError(f"`{name}` must be strictly increasing, got {list(given)!r}")
 
 
 class SequentialLR(_TorchLRScheduler):
@@ -789,10 +759,10 @@ class SequentialLR(_TorchLRScheduler):
                 f"`milestones` must have len(schedulers) - 1 = {len(self.schedulers) - 1} entries, "
                 f"got {len(bounds)}: {milestones!r}"
             )
-        self.milestones = tuple(check_int(f"milestones[{i}]", m, minimum=1) for i, m in enumerate(bounds))
-        for i in range(1, len(self.milestones)):
-            if self.milestones[i] <= self.milestones[i - 1]:
-                raise ValueError(f"`milestones` must be strictly increasing, got {list(milestones)!r}")
+        self.milestones = tuple(check_duration(f"milestones[{i}]", m, minimum=1) for i, m in enumerate(bounds))
+        _check_increasing("milestones", self.milestones, milestones)
+        for member in self.schedulers:
+            member._length_owner = self  # members' fractions resolve against this fit
 
     def _arguments(self) -> dict[str, Any]:
         return {"schedulers": self.schedulers, "milestones": list(self.milestones)}
@@ -801,12 +771,14 @@ class SequentialLR(_TorchLRScheduler):
         return next((s._slots() for s in self.schedulers if s._slots() is not None), None)
 
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
-        pieces = [self.schedulers[0]._lr_schedules(bases)]
+        milestones = tuple(self._dur(m) for m in self.milestones)
+        _check_increasing("milestones", milestones, self.milestones)
+        pieces = [self._resolved(self.schedulers[0]._lr_schedules(bases))]
         for i, member in enumerate(self.schedulers[1:], start=1):
-            start = self.milestones[i - 2] if i >= 2 else 0
-            previous = [piece.value(self.milestones[i - 1] - start - 1) for piece in pieces[-1]]
-            pieces.append(member._sequential_piece(bases, previous))
-        return [Join(tuple(p[j] for p in pieces), self.milestones) for j in range(len(bases))]
+            start = milestones[i - 2] if i >= 2 else 0
+            previous = [piece.value(milestones[i - 1] - start - 1) for piece in pieces[-1]]
+            pieces.append(self._resolved(member._sequential_piece(bases, previous)))
+        return [Join(tuple(p[j] for p in pieces), milestones) for j in range(len(bases))]
 
 
 class ChainedScheduler(_TorchLRScheduler):
@@ -830,6 +802,8 @@ class ChainedScheduler(_TorchLRScheduler):
     def __init__(self, schedulers: Sequence[_TorchLRScheduler], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.schedulers = _check_members("ChainedScheduler", schedulers, self)
+        for member in self.schedulers:
+            member._length_owner = self
         for i, member in enumerate(self.schedulers):
             if not member._chainable:
                 raise ValueError(

@@ -587,7 +587,7 @@ def test_every_torch_optimizer(optimizer: str, groups: int) -> None:
 BAD = [
     (lambda: ls.StepLR(0), ValueError, r"`step_size` must be >= 1, got 0"),
     (lambda: ls.StepLR(2, gamma=0.0), ValueError, r"`gamma` must be > 0, got 0.0"),
-    (lambda: ls.MultiStepLR([3, -1]), ValueError, r"`milestones\[0\]` must be >= 0, got -1"),
+    (lambda: ls.MultiStepLR([3, -1]), ValueError, r"`milestones\[1\]` must be >= 0, got -1"),
     (lambda: ls.MultiStepLR([]), ValueError, r"`milestones` must not be empty"),
     (lambda: ls.ConstantLR(factor=1.5), ValueError, r"`factor` must be in \[0, 1\], got 1.5"),
     (lambda: ls.ConstantLR(total_iters=0), ValueError, r"`total_iters` must be >= 1, got 0"),
@@ -598,7 +598,7 @@ BAD = [
     (lambda: ls.CosineAnnealingLR(T_max=0), ValueError, r"`T_max` must be >= 1, got 0"),
     (lambda: ls.CosineAnnealingLR(T_max=10, eta_min=float("nan")), ValueError, r"`eta_min` must be finite, got nan"),
     (lambda: ls.CosineAnnealingWarmRestarts(T_0=0), ValueError, r"`T_0` must be >= 1, got 0"),
-    (lambda: ls.CosineAnnealingWarmRestarts(T_0=2.5), TypeError, r"`T_0` must be an int, got 2.5"),
+    (lambda: ls.CosineAnnealingWarmRestarts(T_0=2.5), ValueError, r"`T_0` must be an int number of events or a frac"),
     (lambda: ls.CosineAnnealingWarmRestarts(T_0=2, T_mult=0), ValueError, r"`T_mult` must be >= 1, got 0"),
     (lambda: ls.CosineAnnealingWarmRestarts(T_0=2, T_mult=1.5), TypeError, r"`T_mult` must be an int, got 1.5"),
     (lambda: ls.CyclicLR(0.1, 1.0, mode="triangle"), ValueError, r"`mode` must be one of .* got 'triangle'"),
