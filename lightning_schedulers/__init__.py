@@ -45,6 +45,7 @@ from lightning_schedulers.on_plateau import ReduceAttributeOnPlateau, ReduceLROn
 from lightning_schedulers.optax_family import ExponentialDecayLR
 from lightning_schedulers.poutyne_family import OptimizerPolicy
 from lightning_schedulers.presets import one_cycle_phases, sgdr_phases
+from lightning_schedulers.previews import FitPlan, Preview, preview
 from lightning_schedulers.schedules import Phase, Schedule, cosinespace, join_phases, linspace
 from lightning_schedulers.targets import Attribute, ParamGroup
 from lightning_schedulers.torch_family import (
@@ -80,6 +81,7 @@ __all__ = [
     "ExpStateScheduler",
     "ExponentialDecayLR",
     "ExponentialLR",
+    "FitPlan",
     "InverseSqrtLR",
     "LambdaLR",
     "LambdaStateScheduler",
@@ -97,6 +99,7 @@ __all__ = [
     "PiecewiseLinearStateScheduler",
     "PolynomialDecayLR",
     "PolynomialLR",
+    "Preview",
     "ReduceAttributeOnPlateau",
     "ReduceLROnPlateau",
     "Schedule",
@@ -116,6 +119,7 @@ __all__ = [
     "linspace",
     "one_cycle_phases",
     "presets",
+    "preview",
     "schedules",
     "sgdr_phases",
 ]

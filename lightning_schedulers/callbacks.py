@@ -494,22 +494,32 @@ class SchedulerCallback(Callback):
 
         """
         n = check_int("num_events", num_events, minimum=0)
+        _, columns = self._columns(n, initial, length=max(n, 1))
+        if len(columns) == 1:
+            return columns[0]
+        return np.stack(columns, axis=1)
+
+    def _columns(
+        self, num_events: int, initial: float | Sequence[float], length: int
+    ) -> tuple[list[str], list[np.ndarray]]:
+        """Labels and values of every applied value over ``num_events`` events of a fit ``length`` long."""
         init = _check_initial(initial)
-        ts = np.arange(n, dtype=np.float64)
+        ts = np.arange(num_events, dtype=np.float64)
+        labels: list[str] = []
         columns: list[np.ndarray] = []
-        token = _PREVIEW_TOTAL.set(max(n, 1))  # fractions of training resolve against the preview
+        token = _PREVIEW_TOTAL.set(length)  # fractions of training resolve against this length
         try:
             for binding in self._bindings():
                 bases = binding.preview_bases(init)
                 schedules, scale = binding.resolve(bases)
+                name = binding.target.name or self.name or binding.target.describe()
                 for j, schedule in enumerate(self._resolved(schedules)):
                     column = schedule._values(ts)
                     columns.append(column if scale is None else scale[j] * column)
+                    labels.append(name if len(schedules) == 1 else f"{name}/pg{j + 1}")
         finally:
             _PREVIEW_TOTAL.reset(token)
-        if len(columns) == 1:
-            return columns[0]
-        return np.stack(columns, axis=1)
+        return labels, columns
 
     def plot(self, num_events: int, initial: float | Sequence[float] = 1.0, ax: Axes | None = None) -> Axes:
         """Plot :meth:`simulate` on ``ax`` (a new figure if ``None``) and return the ``Axes``.
@@ -518,14 +528,9 @@ class SchedulerCallback(Callback):
         """
         from lightning_schedulers._plotting import plot_columns
 
-        data = self.simulate(num_events, initial)
-        init = _check_initial(initial)
-        labels = []
-        for binding in self._bindings():
-            count = len(binding.preview_bases(init))
-            name = binding.target.name or self.name or binding.target.describe()
-            labels.extend([name] if count == 1 else [f"{name}/pg{j + 1}" for j in range(count)])
-        return plot_columns(data, labels, xlabel=self.interval, ax=ax)
+        n = check_int("num_events", num_events, minimum=0)
+        labels, columns = self._columns(n, initial, length=max(n, 1))
+        return plot_columns(np.stack(columns, axis=1), labels, xlabel=self.interval, ax=ax)
 
 
 def fit_length(trainer: pl.Trainer, interval: str, who: str) -> int:

@@ -1,0 +1,210 @@
+"""Preview a fit before running it: every value every scheduler callback would apply, per step.
+
+:func:`preview` takes scheduler callbacks and a description of the fit (a :class:`FitPlan`, a dict
+of its fields, or an unfitted ``Trainer`` plus ``batches_per_epoch``) and returns a
+:class:`Preview`: the value of every target at every optimizer step, epoch-interval callbacks and
+fractions of training included. It uses the same pure schedules as the fit, so it is exactly what
+the fit applies (``tests/test_preview.py`` checks it against a real ``Trainer.fit``).
+
+``python -m lightning_schedulers preview CONFIG.yaml --out schedule.png`` does the same from a
+LightningCLI-style YAML file, prints a table of values at milestones and writes a plot.
+
+Example:
+    >>> import lightning_schedulers as ls
+    >>> plan = ls.FitPlan(max_epochs=2, batches_per_epoch=10, accumulate_grad_batches=2)
+    >>> result = ls.preview([ls.WarmupCosineLR(warmup_steps=0.2), ls.StepLR(1)], plan, initial=0.1)
+    >>> result.steps, sorted(result.values)
+    (10, ['StepLR:lr@optimizer0', 'WarmupCosineLR:lr@optimizer0'])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lightning_schedulers._validation import check_int
+from lightning_schedulers.callbacks import SchedulerCallback
+
+__all__ = ["FitPlan", "Preview", "preview"]
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """The shape of a fit, as far as scheduling is concerned.
+
+    Args:
+        max_epochs: epochs of the fit (``None`` or -1: limited by ``max_steps`` only).
+        max_steps: optimizer steps of the fit (-1: limited by ``max_epochs`` only).
+        batches_per_epoch: batches of the training dataloader on a single device.
+        accumulate_grad_batches: batches per optimizer step.
+        devices: data-parallel processes; each sees ``ceil(batches_per_epoch / devices)`` batches.
+
+    Example:
+        >>> FitPlan(max_epochs=3, batches_per_epoch=100, accumulate_grad_batches=4, devices=2).total_steps
+        39
+    """
+
+    max_epochs: int | None = None
+    max_steps: int = -1
+    batches_per_epoch: int = 1
+    accumulate_grad_batches: int = 1
+    devices: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_epochs is not None and self.max_epochs != -1:
+            check_int("max_epochs", self.max_epochs, minimum=1)
+        check_int("max_steps", self.max_steps, minimum=-1)
+        check_int("batches_per_epoch", self.batches_per_epoch, minimum=1)
+        check_int("accumulate_grad_batches", self.accumulate_grad_batches, minimum=1)
+        check_int("devices", self.devices, minimum=1)
+        if self.epochs_limit is None and self.max_steps == -1:
+            raise ValueError("the fit has no end: give `max_epochs` or `max_steps`")
+
+    @property
+    def epochs_limit(self) -> int | None:
+        """``max_epochs`` when it limits the fit."""
+        return None if self.max_epochs is None or self.max_epochs == -1 else self.max_epochs
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps in one epoch (Lightning steps on the last, partial accumulation too)."""
+        return math.ceil(math.ceil(self.batches_per_epoch / self.devices) / self.accumulate_grad_batches)
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole fit (Lightning's ``estimated_stepping_batches``)."""
+        epochs = self.epochs_limit
+        by_epochs = self.steps_per_epoch * epochs if epochs is not None else None
+        if by_epochs is None:
+            return self.max_steps
+        return by_epochs if self.max_steps == -1 else min(by_epochs, self.max_steps)
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs the fit starts (the last one possibly cut short by ``max_steps``)."""
+        return math.ceil(self.total_steps / self.steps_per_epoch)
+
+    @classmethod
+    def from_trainer(cls, trainer: Any, batches_per_epoch: int) -> FitPlan:
+        """The plan of an unfitted ``Trainer`` whose training dataloader has ``batches_per_epoch`` batches."""
+        return cls(
+            max_epochs=trainer.max_epochs,
+            max_steps=trainer.max_steps,
+            batches_per_epoch=batches_per_epoch,
+            accumulate_grad_batches=trainer.accumulate_grad_batches,
+            devices=trainer.num_devices,
+        )
+
+
+@dataclass
+class Preview:
+    """Per-step values of every scheduled target: ``values[label][s]`` is applied while step ``s`` trains.
+
+    Labels are ``"{Callback}:{target}"`` (``/pgN`` per param group when there are several).
+    """
+
+    plan: FitPlan
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps of the fit."""
+        return self.plan.total_steps
+
+    def table(self, points: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)) -> str:
+        """A compact text table of the values at fractions of the fit (1.0 is the last step)."""
+        steps = sorted({min(self.steps - 1, max(0, round(p * (self.steps - 1)))) for p in points})
+        width = max([len(label) for label in self.values] + [6])
+        header = f"{'step':<{width}} " + " ".join(f"{s:>11d}" for s in steps)
+        lines = [header, "-" * len(header)]
+        for label, column in self.values.items():
+            lines.append(f"{label:<{width}} " + " ".join(f"{column[s]:>11.4g}" for s in steps))
+        return "\n".join(lines)
+
+    def plot(self, path: str | Path | None = None) -> Any:
+        """One panel per target, all values of the fit; saved as PNG when ``path`` is given. Returns the figure."""
+        from lightning_schedulers._plotting import require_pyplot
+
+        plt = require_pyplot()
+        groups: dict[str, list[str]] = {}
+        for label in self.values:
+            groups.setdefault(label.split("/pg")[0], []).append(label)
+        fig, axes = plt.subplots(len(groups), 1, figsize=(8, 2.2 * len(groups)), sharex=True, squeeze=False)
+        x = np.arange(self.steps)
+        for ax, (panel, labels) in zip(axes[:, 0], groups.items(), strict=True):
+            for label in labels:
+                ax.plot(x, self.values[label], label=label.split(":", 1)[1])
+            ax.set_title(panel, fontsize=9)
+            ax.legend(fontsize=7)
+        axes[-1, 0].set_xlabel("optimizer step")
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=100)
+        return fig
+
+
+def _plan(config: Any, batches_per_epoch: int | None) -> FitPlan:
+    if isinstance(config, FitPlan):
+        return config
+    if isinstance(config, Mapping):
+        known = {f.name for f in fields(FitPlan)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(f"unknown fit settings {unknown}; a FitPlan takes {sorted(known)}")
+        return FitPlan(**dict(config))
+    if hasattr(config, "max_epochs") and hasattr(config, "accumulate_grad_batches"):
+        if batches_per_epoch is None:
+            raise ValueError("previewing from a Trainer needs `batches_per_epoch` (the training dataloader's length)")
+        return FitPlan.from_trainer(config, batches_per_epoch)
+    raise TypeError(f"`trainer_or_config` must be a FitPlan, a dict of its fields or a Trainer, got {config!r}")
+
+
+def preview(
+    callbacks: Sequence[Any],
+    trainer_or_config: Any,
+    initial: float | Sequence[float] = 1.0,
+    batches_per_epoch: int | None = None,
+) -> Preview:
+    """Every value ``callbacks`` would apply in the fit ``trainer_or_config`` describes, per optimizer step.
+
+    Args:
+        callbacks: callbacks of the fit; those that are not scheduler callbacks are ignored.
+        trainer_or_config: a :class:`FitPlan`, a dict of its fields, or an unfitted ``Trainer``.
+        initial: each param group's lr (or target value) from ``configure_optimizers``, for the
+            schedules relative to it; a list gives one per group.
+        batches_per_epoch: the training dataloader's length, with a ``Trainer``.
+
+    Returns:
+        A :class:`Preview`.
+
+    Example:
+        >>> import lightning_schedulers as ls
+        >>> plan = {"max_epochs": 3, "batches_per_epoch": 4}
+        >>> values = ls.preview([ls.StepLR(step_size=1)], plan, initial=0.1).values["StepLR:lr@optimizer0"]
+        >>> values.round(6).tolist()
+        [0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.001]
+    """
+    plan = _plan(trainer_or_config, batches_per_epoch)
+    result = Preview(plan)
+    steps = plan.total_steps
+    epoch_of_step = np.arange(steps) // plan.steps_per_epoch
+    for callback in callbacks:
+        if not isinstance(callback, SchedulerCallback):
+            continue
+        if callback.interval == "step":
+            labels, columns = callback._columns(steps, initial, length=steps)
+        else:
+            epochs = plan.epochs_limit or plan.total_epochs
+            labels, columns = callback._columns(plan.total_epochs, initial, length=epochs)
+            columns = [column[epoch_of_step] for column in columns]
+        for label, column in zip(labels, columns, strict=True):
+            key = f"{type(callback).__name__}:{label}"
+            while key in result.values:
+                key += "'"
+            result.values[key] = column
+    return result

@@ -1,0 +1,113 @@
+"""preview(): exactly what a fit applies, before running it; the preview command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _helpers import Probe, TinyModule, make_trainer
+
+import lightning_schedulers as ls
+from lightning_schedulers.schedules import Linear
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class WithKL(TinyModule):
+    def __init__(self) -> None:
+        super().__init__(groups=2, lr=[0.1, 0.2], optimizer_kwargs={"momentum": 0.9, "weight_decay": 0.0})
+        self.kl_weight = 1.0
+
+
+def callbacks() -> list[Any]:
+    return [
+        ls.WarmupCosineLR(warmup_steps=0.1, min_factor=0.05),  # step interval, fractions of the fit
+        ls.CosineAnnealingScheduler("momentum", 0.95, 0.85, cycle_size=0.25),
+        ls.ScheduleCallback(Linear(0.0, 0.01, 2), target="weight_decay", interval="epoch"),
+        ls.ExpStateScheduler(1.0, 0.5, "kl_weight", interval="epoch"),
+    ]
+
+
+def read(trainer: Any, module: Any) -> list[float]:
+    groups = trainer.optimizers[0].param_groups
+    return [g[k] for k in ("lr", "momentum", "weight_decay") for g in groups] + [module.kl_weight]
+
+
+def test_preview_equals_what_a_fit_applies() -> None:
+    plan = ls.FitPlan(max_epochs=3, batches_per_epoch=16, accumulate_grad_batches=3)
+    assert (plan.steps_per_epoch, plan.total_steps) == (6, 18)
+    result = ls.preview(callbacks(), plan, initial=[0.1, 0.2])
+    columns = list(result.values.values())
+    assert list(result.values) == [
+        "WarmupCosineLR:lr@optimizer0/pg1",
+        "WarmupCosineLR:lr@optimizer0/pg2",
+        "CosineAnnealingScheduler:momentum@optimizer0/pg1",
+        "CosineAnnealingScheduler:momentum@optimizer0/pg2",
+        "ScheduleCallback:weight_decay@optimizer0/pg1",
+        "ScheduleCallback:weight_decay@optimizer0/pg2",
+        "ExpStateScheduler:attribute:kl_weight",
+    ]
+    probe = Probe(read)
+    make_trainer([*callbacks(), probe], max_epochs=3, accumulate_grad_batches=3).fit(WithKL())
+    assert probe.rows[-1][0] == 17
+    for step, _, values in probe.rows:
+        assert values == [column[step] for column in columns]
+
+
+def test_plan_from_a_trainer_and_with_max_steps() -> None:
+    trainer = make_trainer([], max_epochs=5, accumulate_grad_batches=4)
+    assert ls.FitPlan.from_trainer(trainer, batches_per_epoch=10).total_steps == 15
+    capped = ls.FitPlan(max_epochs=5, max_steps=7, batches_per_epoch=10, accumulate_grad_batches=4)
+    assert (capped.total_steps, capped.total_epochs) == (7, 3)
+    steps_only = ls.FitPlan(max_steps=100, batches_per_epoch=30, devices=2)
+    assert (steps_only.steps_per_epoch, steps_only.total_steps) == (15, 100)
+    result = ls.preview([ls.StepLR(1)], trainer, batches_per_epoch=10, initial=1.0)
+    expected = np.repeat([1.0, 0.1, 0.01, 0.001, 0.0001], 3)  # epoch interval, 3 steps an epoch
+    np.testing.assert_allclose(result.values["StepLR:lr@optimizer0"], expected, rtol=1e-15)
+
+
+def test_preview_plot_writes_one_panel_per_target(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = ls.preview(callbacks(), {"max_epochs": 3, "batches_per_epoch": 16}, initial=[0.1, 0.2])
+    figure = result.plot(tmp_path / "schedule.png")
+    assert len(figure.axes) == 4  # lr, momentum, weight decay, the attribute
+    assert (tmp_path / "schedule.png").read_bytes()[:4] == b"\x89PNG"
+    text = result.table()
+    assert "WarmupCosineLR:lr@optimizer0/pg1" in text and "47" in text.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("config", "error", "match"),
+    [
+        ({"batches_per_epoch": 10}, ValueError, r"the fit has no end"),
+        ({"max_epochs": 2, "batches_per_epoch": 0}, ValueError, r"`batches_per_epoch` must be >= 1, got 0"),
+        ({"max_epochs": 2, "batches": 3}, ValueError, r"unknown fit settings \['batches'\]"),
+        (3, TypeError, r"`trainer_or_config` must be a FitPlan"),
+    ],
+)
+def test_bad_plans(config: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        ls.preview([ls.StepLR(1)], config)
+
+
+def test_previewing_a_trainer_needs_the_dataloader_length() -> None:
+    with pytest.raises(ValueError, match=r"needs `batches_per_epoch`"):
+        ls.preview([ls.StepLR(1)], make_trainer([], max_epochs=2))
+
+
+def test_preview_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "schedule.png"
+    command = [sys.executable, "-m", "lightning_schedulers", "preview", str(ROOT / "examples" / "cli_config.yaml")]
+    result = subprocess.run([*command, "--batches-per-epoch", "12", "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "48 optimizer steps (12 per epoch)" in result.stdout
+    assert "PiecewiseLinear:momentum@optimizer:SGD" in result.stdout
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    missing = subprocess.run(command, capture_output=True, text=True)
+    assert missing.returncode == 2 and "--batches-per-epoch" in missing.stderr
