@@ -32,7 +32,7 @@ from lightning_schedulers._validation import check_bool, check_choice, check_int
 from lightning_schedulers.durations import TrainingFraction
 from lightning_schedulers.plateau import apply_reduction
 from lightning_schedulers.schedules import Schedule
-from lightning_schedulers.targets import Attribute, BoundTarget, ParamGroup, Target
+from lightning_schedulers.targets import Attribute, BoundParamGroups, BoundTarget, ParamGroup, Target
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -133,10 +133,32 @@ def make_binding(target: Any, spec: Any) -> Binding:
     )
 
 
-class _Active:
-    """A binding resolved against live objects at the start of a fit (hot-path data)."""
+BLOCK = 512
+"""Events evaluated at once, with numpy, by a vectorisable binding (a few microseconds per block)."""
 
-    __slots__ = ("bound", "captured", "floors", "multipliers", "scale", "schedules", "values")
+
+class _Active:
+    """A binding resolved against live objects at the start of a fit (hot-path data).
+
+    A binding whose schedules are all vectorisable evaluates the coming :data:`BLOCK` events in
+    one numpy call per slot (the values equal ``value(t)`` bit for bit) and each step then reads a
+    row: a few hundred nanoseconds instead of a Python evaluation per group. Other bindings (user
+    functions, running products) evaluate ``value(t)`` per step. Memory stays constant.
+    """
+
+    __slots__ = (
+        "block",
+        "block_start",
+        "bound",
+        "captured",
+        "floors",
+        "multipliers",
+        "plain",
+        "scale",
+        "schedules",
+        "values",
+        "vectorised",
+    )
 
     def __init__(
         self,
@@ -153,11 +175,41 @@ class _Active:
         # Set by plateau reduction: per-slot multipliers and the floor they never push below.
         self.multipliers: list[float] | None = None
         self.floors: list[float] = []
+        self.vectorised = all(s.vectorised for s in schedules)
+        self.block: list[list[float]] = []
+        self.block_start = 0
+        self.plain: tuple[list[dict[str, Any]], str] | None = (
+            bound.plain_groups() if isinstance(bound, BoundParamGroups) else None
+        )
 
     def raw_value(self, j: int, t: int) -> float:
         """The schedule's value for slot ``j`` at ``t``, before any plateau reduction."""
         v = self.schedules[j].value(t)
         return v if self.scale is None else self.scale[j] * v
+
+    def raw_values(self, t: int) -> list[float]:
+        """Every slot's value at ``t`` before plateau reduction (finite, or ``raw_value`` raises later)."""
+        if self.vectorised:
+            offset = t - self.block_start
+            if 0 <= offset < len(self.block):
+                return self.block[offset]
+            self._refill(t)
+            if self.block:
+                return self.block[0]
+        return [self.raw_value(j, t) for j in range(len(self.schedules))]
+
+    def _refill(self, t: int) -> None:
+        ts = np.arange(t, t + BLOCK, dtype=np.float64)
+        columns = []
+        for j, schedule in enumerate(self.schedules):
+            column = schedule._values(ts)
+            columns.append(column if self.scale is None else self.scale[j] * column)
+        table = np.stack(columns, axis=1)
+        bad = ~np.isfinite(table).all(axis=1)
+        # Stop the block before a non-finite value: the scalar path reports it when (if) it is reached.
+        end = int(np.argmax(bad)) if bad.any() else BLOCK
+        self.block = table[:end].tolist()
+        self.block_start = t
 
 
 class SchedulerCallback(Callback):
@@ -430,6 +482,7 @@ class SchedulerCallback(Callback):
         return state
 
     def _apply(self, trainer: pl.Trainer, t: int, *, force_log: bool, log_at_end: bool = False) -> None:
+        # The hot path: a few hundred nanoseconds per binding when the block holds event t.
         self._last_t = t
         horizon = self._horizon
         # The value held after the last step of a fit is no overrun: no warning for it.
@@ -437,34 +490,44 @@ class SchedulerCallback(Callback):
             self._horizon_warned = True
             rank_zero_warn(
                 f"{type(self).__name__}: {self.interval} {t} is past the end of the schedule "
-                f"({self._horizon} {self.interval}s); holding its last value"
+                f"({horizon} {self.interval}s); holding its last value"
             )
-        self._write_and_record(trainer, t, force_log, log_at_end)
-
-    def _write_and_record(self, trainer: pl.Trainer, t: int, force_log: bool, log_at_end: bool) -> None:
         for active in self._active:
-            values = active.values
-            scale = active.scale
-            multipliers = active.multipliers
-            for j, schedule in enumerate(active.schedules):
-                v = schedule.value(t)
-                if scale is not None:
-                    v = scale[j] * v
-                if multipliers is not None:
-                    v = apply_reduction(v, multipliers[j], active.floors[j])
-                if not math.isfinite(v):
-                    raise FloatingPointError(
-                        f"{type(self).__name__}: the schedule for {active.bound.labels[j]!r} gave {v!r} at "
-                        f"{self.interval} {t}; refusing to write a non-finite value"
-                    )
-                values[j] = v
-            active.bound.write(values)
+            block = active.block
+            offset = t - active.block_start
+            if active.multipliers is None and 0 <= offset < len(block):
+                values = block[offset]  # finite by construction
+            else:
+                values = self._values_at(active, t)
+            active.values = values
+            plain = active.plain
+            if plain is not None:  # float entries of param groups: written inline (saves a call per step)
+                key = plain[1]
+                for group, v in zip(plain[0], values):  # noqa: B905 - same length by construction
+                    group[key] = v
+            else:
+                active.bound.write(values)
         every = self._log_every
-        # A value written after the last step is held (ignite's state schedulers are read then) but
-        # not logged: no step trains with it.
-        log = bool(every) and (force_log or t % every == 0) and (log_at_end or not _training_ends(trainer))
-        if log or self.save_history:
-            self._record(trainer, log=log)
+        if every or self.save_history:
+            # A value written after the last step is held (ignite's state schedulers are read then)
+            # but not logged: no step trains with it.
+            log = bool(every) and (force_log or t % every == 0) and (log_at_end or not _training_ends(trainer))
+            if log or self.save_history:
+                self._record(trainer, log=log)
+
+    def _values_at(self, active: _Active, t: int) -> list[float]:
+        """Values at ``t`` outside the block: refill it, or evaluate one event; plateau and finiteness applied."""
+        values = active.raw_values(t)
+        multipliers = active.multipliers
+        if multipliers is not None:
+            values = [apply_reduction(v, m, f) for v, m, f in zip(values, multipliers, active.floors, strict=True)]
+        for j, v in enumerate(values):
+            if not math.isfinite(v):
+                raise FloatingPointError(
+                    f"{type(self).__name__}: the schedule for {active.bound.labels[j]!r} gave {v!r} at "
+                    f"{self.interval} {t}; refusing to write a non-finite value"
+                )
+        return values
 
     def _record(self, trainer: pl.Trainer, *, log: bool) -> None:
         step = trainer.global_step

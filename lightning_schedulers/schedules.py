@@ -144,6 +144,21 @@ class Schedule:
         return Clamp(self, lower, upper)
 
     @property
+    def vectorised(self) -> bool:
+        """Whether ``values`` evaluates many events at once cheaply (no user function, no running product).
+
+        Callbacks evaluate such schedules a block of events ahead; the others one event at a time.
+        """
+        for f in fields(self):  # type: ignore[arg-type]
+            if not f.init:
+                continue
+            value = getattr(self, f.name)
+            children = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(c, Schedule) and not c.vectorised for c in children):
+                return False
+        return True
+
+    @property
     def is_resolved(self) -> bool:
         """Whether every duration is a number of events (no fraction of training left to resolve)."""
         return not any(contains_fraction(getattr(self, f.name)) for f in fields(self) if f.init)  # type: ignore[arg-type]
@@ -595,6 +610,10 @@ class Deferred(Schedule):
     def is_resolved(self) -> bool:
         return False
 
+    @property
+    def vectorised(self) -> bool:
+        return False
+
     def resolve(self, total: int) -> Schedule:
         kwargs = {k: resolve_durations(v, total) for k, v in self.arguments}
         return self.fn(**kwargs).resolve(total)
@@ -972,6 +991,10 @@ class Lambda(Schedule):
     def __repr__(self) -> str:
         return f"Lambda(fn={_callable_name(self.fn)})"
 
+    @property
+    def vectorised(self) -> bool:
+        return False  # a user function is called for the events that happen, not ahead of them
+
     def value(self, t: int) -> float:
         return float(self.fn(t))
 
@@ -1004,6 +1027,10 @@ class CumulativeProduct(Schedule):
 
     def __repr__(self) -> str:
         return f"CumulativeProduct(fn={_callable_name(self.fn)}, start={self.start!r})"
+
+    @property
+    def vectorised(self) -> bool:
+        return False  # values() restarts the product from 0: step it one event at a time
 
     def __getstate__(self) -> dict[str, Any]:
         return {"fn": self.fn, "start": self.start}

@@ -194,21 +194,31 @@ def resolve_optimizer(ref: int | str, optimizers: Sequence[torch.optim.Optimizer
 class BoundParamGroups:
     """A :class:`ParamGroup` bound to live param-group dicts."""
 
-    __slots__ = ("_beta", "_groups", "_key", "labels")
+    __slots__ = ("_beta", "_groups", "_key", "_plain", "labels")
 
     def __init__(self, groups: list[dict[str, Any]], key: str, beta: bool, labels: list[str]) -> None:
         self._groups = groups
         self._key = key
         self._beta = beta
         self.labels = labels
+        # Plain float entries (the common case) take a fast path; an entry's kind does not change.
+        self._plain = not beta and not any(isinstance(g[key], torch.Tensor) for g in groups)
 
     def read(self) -> list[float]:
         if self._beta:
             return [_to_float(g["betas"][0]) for g in self._groups]
         return [_to_float(g[self._key]) for g in self._groups]
 
+    def plain_groups(self) -> tuple[list[dict[str, Any]], str] | None:
+        """``(groups, key)`` when every entry is a plain float (written with ``group[key] = v``)."""
+        return (self._groups, self._key) if self._plain else None
+
     def write(self, values: Sequence[float]) -> None:
         key = self._key
+        if self._plain:
+            for group, v in zip(self._groups, values):  # noqa: B905 - same length by construction (hot path)
+                group[key] = v
+            return
         for group, v in zip(self._groups, values, strict=True):
             if self._beta:
                 betas = group["betas"]
