@@ -295,8 +295,13 @@ class SchedulerCallback(Callback):
     # ----------------------------------------------------------------- Lightning hooks
     @property
     def state_key(self) -> str:
-        targets = [b.target.describe() for b in self._bindings()]
-        return self._generate_state_key(targets=targets, interval=self.interval)
+        # Lightning reads this around every hook call (for its profiler): compute it once.
+        key = self.__dict__.get("_state_key")
+        if key is None:
+            targets = [b.target.describe() for b in self._bindings()]
+            key = self._generate_state_key(targets=targets, interval=self.interval)
+            self.__dict__["_state_key"] = key
+        return key
 
     def _durations_total(self) -> int:
         """The fit's length in events, for fractions of training (``num_events`` in ``simulate``)."""

@@ -1579,19 +1579,23 @@ class CyclicalAnneal(Schedule):
             self._extend(0)
             _, size, warmup, s0, s1, end = self._table[0]
             e = flat % (size + warmup)
-            sizes, warmups = np.full(flat.shape, size), np.full(flat.shape, max(warmup, 1))
-            s_before, s_after, ends = np.full(flat.shape, s0), np.full(flat.shape, s1), np.full(flat.shape, end)
+            # Scalars broadcast: the same arithmetic as the table path, without per-event arrays.
+            sizes: Any = size
+            warmups: Any = max(warmup, 1)
+            s_before: Any = s0
+            s_after: Any = s1
+            ends: Any = end
         else:
             self._extend(int(flat.max()))
-            table = np.array(self._table, dtype=object)
-            begins = np.array([row[0] for row in self._table], dtype=np.int64)
+            rows = self._table
+            begins = np.array([row[0] for row in rows], dtype=np.int64)
             idx = np.searchsorted(begins, flat, side="right") - 1
             e = flat - begins[idx]
-            sizes = np.array(table[idx, 1], dtype=np.int64)
-            warmups = np.maximum(np.array(table[idx, 2], dtype=np.int64), 1)
-            s_before = np.array(table[idx, 3], dtype=np.float64)
-            s_after = np.array(table[idx, 4], dtype=np.float64)
-            ends = np.array(table[idx, 5], dtype=np.float64)
+            sizes = np.array([row[1] for row in rows], dtype=np.int64)[idx]
+            warmups = np.maximum(np.array([row[2] for row in rows], dtype=np.int64), 1)[idx]
+            s_before = np.array([row[3] for row in rows], dtype=np.float64)[idx]
+            s_after = np.array([row[4] for row in rows], dtype=np.float64)[idx]
+            ends = np.array([row[5] for row in rows], dtype=np.float64)[idx]
         start = np.where(e < sizes, s_before, s_after)
         progress = e / sizes
         if self.shape == "cosine":
