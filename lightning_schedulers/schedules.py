@@ -1181,6 +1181,10 @@ class Cyclic(Schedule):
             f"scale_fn={fn}, scale_mode={self.scale_mode!r})"
         )
 
+    @property
+    def vectorised(self) -> bool:
+        return self.scale_fn is None  # a user scale_fn is called for the events that happen
+
     def _scale(self, x: float) -> float:
         if self.scale_fn is not None:
             custom: float = float(self.scale_fn(x))
