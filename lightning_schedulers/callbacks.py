@@ -28,7 +28,7 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
-from lightning_schedulers._validation import check_bool, check_choice, check_int
+from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
 from lightning_schedulers.durations import TrainingFraction
 from lightning_schedulers.plateau import apply_reduction
 from lightning_schedulers.schedules import Schedule
@@ -639,8 +639,6 @@ def _describe_claims(claims: set[tuple[Any, ...]]) -> str:
 
 
 def _check_initial(initial: Any) -> float | list[float]:
-    from lightning_schedulers._validation import check_float, check_sequence
-
     if isinstance(initial, (int, float)) and not isinstance(initial, bool):
         return check_float("initial", initial)
     items = check_sequence("initial", initial)

@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, cast
 
@@ -37,13 +36,12 @@ from lightning_schedulers.schedules import (
     MultiStep,
     Schedule,
     Shift,
-    _callable_name,
 )
 from lightning_schedulers.schedules import (
     PiecewiseLinear as PiecewiseLinearSchedule,
 )
 from lightning_schedulers.targets import Attribute, ParamGroup, check_optimizer
-from lightning_schedulers.torch_family import _TorchLRScheduler
+from lightning_schedulers.torch_family import _FACTOR_CEILING, _describe, _TorchLRScheduler
 
 __all__ = [
     "ConcatScheduler",
@@ -59,8 +57,6 @@ __all__ = [
     "StepStateScheduler",
     "create_lr_scheduler_with_warmup",
 ]
-
-_FACTOR_CEILING = sys.float_info.max
 
 
 def _check_param_name(value: Any) -> str:
@@ -139,12 +135,9 @@ class _IgniteScheduler(SchedulerCallback):
         return f"{type(self).__name__}({args}, param_name={self.param_name!r}, interval={self.interval!r})"
 
 
-def _describe(value: Any) -> str:
-    if callable(value) and not isinstance(value, SchedulerCallback):
-        return _callable_name(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_describe(v) for v in value) + "]"
-    return repr(value)
+def _anneal_arguments(anneal: CyclicalAnneal) -> dict[str, Any]:
+    names = ("start_value", "end_value", "cycle_size", "cycle_mult", "start_value_mult", "end_value_mult")
+    return {name: getattr(anneal, name) for name in (*names, "warmup_duration")}
 
 
 class _Cyclical(_IgniteScheduler):
@@ -183,16 +176,7 @@ class _Cyclical(_IgniteScheduler):
         return self._anneal
 
     def _arguments(self) -> dict[str, Any]:
-        a = self._anneal
-        return {
-            "start_value": a.start_value,
-            "end_value": a.end_value,
-            "cycle_size": a.cycle_size,
-            "cycle_mult": a.cycle_mult,
-            "start_value_mult": a.start_value_mult,
-            "end_value_mult": a.end_value_mult,
-            "warmup_duration": a.warmup_duration,
-        }
+        return _anneal_arguments(self._anneal)
 
 
 class CosineAnnealingScheduler(_Cyclical):
@@ -657,17 +641,7 @@ class _CyclicalState(_StateScheduler):
         return self._anneal
 
     def _arguments(self) -> dict[str, Any]:
-        a = self._anneal
-        return {
-            "start_value": a.start_value,
-            "end_value": a.end_value,
-            "cycle_size": a.cycle_size,
-            "cycle_mult": a.cycle_mult,
-            "start_value_mult": a.start_value_mult,
-            "end_value_mult": a.end_value_mult,
-            "warmup_duration": a.warmup_duration,
-            "shape": a.shape,
-        }
+        return {**_anneal_arguments(self._anneal), "shape": self._anneal.shape}
 
 
 class CosineAnnealingStateScheduler(_CyclicalState):

@@ -203,7 +203,24 @@ class _TotalFromTrainer(_TorchLRScheduler):
         self._horizon = total
 
 
-class LambdaLR(_TorchLRScheduler):
+class _LambdaScheduler(_TorchLRScheduler):
+    """``lr_lambda``: one function of the event index, or one per param group."""
+
+    def __init__(self, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lr_lambda = _check_lambdas("lr_lambda", lr_lambda)
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"lr_lambda": self.lr_lambda}
+
+    def _slots(self) -> int | None:
+        return len(self.lr_lambda) if isinstance(self.lr_lambda, list) else None
+
+    def _functions(self, count: int) -> list[Callable[[int], float]]:
+        return _per_group("lr_lambda", self.lr_lambda, count, lambda _, f: f)
+
+
+class LambdaLR(_LambdaScheduler):
     """Each group's initial lr times ``lr_lambda(t)`` (torch's ``LambdaLR``).
 
     Args:
@@ -216,18 +233,8 @@ class LambdaLR(_TorchLRScheduler):
         [1.0, 0.9, 0.81]
     """
 
-    def __init__(self, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.lr_lambda = _check_lambdas("lr_lambda", lr_lambda)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"lr_lambda": self.lr_lambda}
-
-    def _slots(self) -> int | None:
-        return len(self.lr_lambda) if isinstance(self.lr_lambda, list) else None
-
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
-        fns = _per_group("lr_lambda", self.lr_lambda, len(bases), lambda _, f: f)
+        fns = self._functions(len(bases))
         # torch computes base_lr * lmbda(epoch): Scale does exactly that product.
         return [Scale(Lambda(fn), base) for fn, base in zip(fns, bases, strict=True)]
 
@@ -244,7 +251,7 @@ def _check_lambdas(name: str, value: Any) -> Any:
     return value
 
 
-class MultiplicativeLR(_TorchLRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """Each group's lr multiplied by ``lr_lambda(t)`` at every event ``t >= 1`` (torch's ``MultiplicativeLR``).
 
     The value at ``t`` is ``initial_lr * lr_lambda(1) * ... * lr_lambda(t)``, multiplied in torch's
@@ -262,26 +269,15 @@ class MultiplicativeLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.lr_lambda = _check_lambdas("lr_lambda", lr_lambda)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"lr_lambda": self.lr_lambda}
-
-    def _slots(self) -> int | None:
-        return len(self.lr_lambda) if isinstance(self.lr_lambda, list) else None
-
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
-        fns = _per_group("lr_lambda", self.lr_lambda, len(bases), lambda _, f: f)
-        return [CumulativeProduct(fn, start=base) for fn, base in zip(fns, bases, strict=True)]
+        return [CumulativeProduct(fn, start=base) for fn, base in zip(self._functions(len(bases)), bases, strict=True)]
 
     def _factors(self, count: int) -> list[Schedule]:
-        return [CumulativeProduct(fn) for fn in _per_group("lr_lambda", self.lr_lambda, count, lambda _, f: f)]
+        return [CumulativeProduct(fn) for fn in self._functions(count)]
 
     def _sequential_piece(self, bases: list[float], previous: list[float]) -> list[Schedule]:
         # torch's SequentialLR switches to it with lr = previous_lr * lr_lambda(0), then keeps multiplying.
-        fns = _per_group("lr_lambda", self.lr_lambda, len(bases), lambda _, f: f)
+        fns = self._functions(len(bases))
         return [CumulativeProduct(fn, start=prev * float(fn(0))) for fn, prev in zip(fns, previous, strict=True)]
 
 

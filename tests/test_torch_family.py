@@ -342,7 +342,7 @@ def test_cosine_annealing_to_zero_hits_zero_at_troughs() -> None:
 
 # ------------------------------------------------------------------ inside a real Trainer.fit
 import lightning.pytorch as pl  # noqa: E402
-from _helpers import Probe, TinyModule, make_trainer  # noqa: E402
+from _helpers import Crash, Probe, TinyModule, make_trainer  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
@@ -475,17 +475,6 @@ def test_per_group_argument_length_mismatch_is_a_clear_error() -> None:
         make_trainer([ls.OneCycleLR([0.1, 0.2], cycle_momentum=False)], max_epochs=1).fit(TinyModule(groups=3))
     with pytest.raises(ValueError, match=r"`lr_lambda` has 2 values but the optimizer has 1 param group\(s\)"):
         make_trainer([ls.LambdaLR([decay, decay])], max_epochs=1).fit(TinyModule())
-
-
-class Crash(pl.Callback):
-    """Kills the fit at a given step, after the checkpoint of the previous step was written."""
-
-    def __init__(self, at_step: int) -> None:
-        self.at_step = at_step
-
-    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
-        if trainer.global_step == self.at_step:
-            raise RuntimeError("simulated crash")
 
 
 @pytest.mark.parametrize(
