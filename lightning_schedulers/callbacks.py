@@ -3,16 +3,17 @@
 The clock (see the README):
 
 * ``interval="step"``: ``t = trainer.global_step``, the number of optimizer steps taken. While
-  step ``t`` trains, every target holds ``f(t)``. Values are written in ``on_train_start`` and then
-  in ``on_train_batch_start`` whenever ``global_step`` has moved (so gradient accumulation, which
-  runs several batches per optimizer step, writes once per step).
+  step ``t`` trains, every target holds ``f(t)``. Values are written in ``on_train_start``, then
+  in ``on_train_batch_end`` as soon as ``global_step`` has moved (and, should anything have moved
+  it since, in ``on_train_batch_start``): gradient accumulation, which runs several batches per
+  optimizer step, writes once per step.
 * ``interval="epoch"``: ``t = trainer.current_epoch``. Values are written in ``on_train_start``
   (``f(current_epoch)``) and in ``on_train_epoch_end`` (``f(current_epoch + 1)``, for the next
   epoch).
 
 ``on_train_start`` runs after Lightning restored a checkpoint, so a resumed fit overrides the
 restored optimizer values with the schedule's value at the restored clock. The position is never
-stored: it is derived from Lightning's own counters.
+stored: it is derived from Lightning's own counters (less the offset of an ``on_resume="restart"``).
 """
 
 from __future__ import annotations
