@@ -41,7 +41,7 @@ from lightning_schedulers.schedules import (
     PiecewiseLinear as PiecewiseLinearSchedule,
 )
 from lightning_schedulers.targets import Attribute, ParamGroup, check_optimizer
-from lightning_schedulers.torch_family import _FACTOR_CEILING, _describe, _TorchLRScheduler
+from lightning_schedulers.torch_family import _describe, _growth_ceiling, _TorchLRScheduler
 
 __all__ = [
     "ConcatScheduler",
@@ -462,10 +462,6 @@ class _StateScheduler(_IgniteScheduler):
             f"{type(self).__name__}({args}, param_name={self.param_name!r}, create_new={self.create_new}, "
             f"interval={self.interval!r})"
         )
-
-
-def _growth_ceiling(gamma: float) -> float | None:
-    return None if gamma <= 1.0 else _FACTOR_CEILING
 
 
 class ExpStateScheduler(_StateScheduler):

@@ -8,14 +8,13 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
 from lightning_schedulers.durations import check_duration
 from lightning_schedulers.schedules import Exponential, Schedule
-from lightning_schedulers.torch_family import _per_group, _TorchLRScheduler
+from lightning_schedulers.torch_family import _growth_ceiling, _per_group, _TorchLRScheduler
 
 __all__ = ["ExponentialDecayLR"]
 
@@ -84,9 +83,8 @@ class ExponentialDecayLR(_TorchLRScheduler):
 
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
         starts = bases if self.base_lr is None else _per_group("base_lr", self.base_lr, len(bases), check_float)
-        end = self.end_value
-        if end is None and self.decay_rate > 1.0:
-            end = sys.float_info.max  # unbounded growth saturates instead of overflowing
+        # Without an end value, unbounded growth saturates at the largest float instead of overflowing.
+        end = self.end_value if self.end_value is not None else _growth_ceiling(self.decay_rate)
         return [
             Exponential(start, self.decay_rate, self.decay_steps, self.staircase, self.transition_begin, end)
             for start in starts

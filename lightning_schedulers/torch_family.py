@@ -76,6 +76,11 @@ __all__ = [
 _FACTOR_CEILING = sys.float_info.max
 
 
+def _growth_ceiling(rate: float) -> float | None:
+    """The ``end`` an exponential factor needs: none for a decay, the largest float for growth."""
+    return None if rate <= 1.0 else _FACTOR_CEILING
+
+
 def _describe(value: Any) -> str:
     if callable(value) and not isinstance(value, SchedulerCallback):
         return _callable_name(value)
@@ -300,7 +305,7 @@ class StepLR(_TorchLRScheduler):
         return {"step_size": self.step_size, "gamma": self.gamma}
 
     def _factors(self, count: int) -> list[Schedule]:
-        end = None if self.gamma <= 1.0 else _FACTOR_CEILING
+        end = _growth_ceiling(self.gamma)
         return [Exponential(1.0, self.gamma, steps=self.step_size, staircase=True, end=end)] * count
 
 
@@ -403,7 +408,7 @@ class ExponentialLR(_TorchLRScheduler):
         return {"gamma": self.gamma}
 
     def _factors(self, count: int) -> list[Schedule]:
-        end = None if self.gamma <= 1.0 else _FACTOR_CEILING
+        end = _growth_ceiling(self.gamma)
         return [Exponential(1.0, self.gamma, end=end)] * count
 
 
