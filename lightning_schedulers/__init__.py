@@ -1,13 +1,15 @@
 """Hyperparameter scheduling as plug-in PyTorch Lightning callbacks.
 
 Three layers (see the README): pure closed-form schedules (:mod:`lightning_schedulers.schedules`,
-with ready compositions in :mod:`lightning_schedulers.presets`), targets that say where a value
-goes (:class:`ParamGroup`, :class:`Attribute`), and thin Lightning callbacks that apply a schedule
-on a clock: the generic :class:`ScheduleCallback` and the familiar scheduler families of torch,
-ignite, braintools/optax and poutyne under their own names.
+with ready compositions in :mod:`lightning_schedulers.schedules.presets`), targets that say where a
+value goes (:class:`ParamGroup`, :class:`Attribute`), and thin Lightning callbacks that apply a
+schedule on a clock: the generic :class:`ScheduleCallback` and the familiar scheduler families of
+torch, ignite, braintools/optax and poutyne under their own names (:mod:`lightning_schedulers.families`).
 
-The pure schedule classes live in :mod:`lightning_schedulers.schedules` (the top level keeps the
-callback names, for instance ignite's ``PiecewiseLinear`` callback).
+The top level is lazy: a name is imported on first use, so ``import lightning_schedulers.schedules``
+(the pure layer) loads neither torch nor Lightning. The pure schedule classes live in
+:mod:`lightning_schedulers.schedules` (the top level keeps the callback names, for instance
+ignite's ``PiecewiseLinear`` callback).
 
 Example:
     >>> import lightning_schedulers as ls
@@ -17,109 +19,175 @@ Example:
     [0.1, 0.0505, 0.001]
 """
 
-from lightning_schedulers import presets, schedules
-from lightning_schedulers.callbacks import ScheduleCallback, SchedulerCallback
-from lightning_schedulers.durations import TrainingFraction, fraction
-from lightning_schedulers.ignite_family import (
-    ConcatScheduler,
-    CosineAnnealingScheduler,
-    CosineAnnealingStateScheduler,
-    ExpStateScheduler,
-    LambdaStateScheduler,
-    LinearCyclicalScheduler,
-    LinearCyclicalStateScheduler,
-    MultiStepStateScheduler,
-    PiecewiseLinear,
-    PiecewiseLinearStateScheduler,
-    StepStateScheduler,
-    create_lr_scheduler_with_warmup,
-)
-from lightning_schedulers.modern import (
-    CosineCyclesLR,
-    InverseSqrtLR,
-    PolynomialDecayLR,
-    WarmupCosineLR,
-    WarmupStableDecayLR,
-)
-from lightning_schedulers.on_plateau import ReduceAttributeOnPlateau, ReduceLROnPlateau
-from lightning_schedulers.optax_family import ExponentialDecayLR
-from lightning_schedulers.poutyne_family import OptimizerPolicy
-from lightning_schedulers.presets import one_cycle_phases, sgdr_phases
-from lightning_schedulers.previews import FitPlan, Preview, preview
-from lightning_schedulers.schedules import Phase, Schedule, cosinespace, join_phases, linspace
-from lightning_schedulers.targets import Attribute, ParamGroup
-from lightning_schedulers.torch_family import (
-    ChainedScheduler,
-    ConstantLR,
-    CosineAnnealingLR,
-    CosineAnnealingWarmRestarts,
-    CyclicLR,
-    ExponentialLR,
-    LambdaLR,
-    LinearLR,
-    MultiplicativeLR,
-    MultiStepLR,
-    OneCycleLR,
-    PolynomialLR,
-    SequentialLR,
-    StepLR,
-)
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Attribute",
-    "ChainedScheduler",
-    "ConcatScheduler",
-    "ConstantLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingScheduler",
-    "CosineAnnealingStateScheduler",
-    "CosineAnnealingWarmRestarts",
-    "CosineCyclesLR",
-    "CyclicLR",
-    "ExpStateScheduler",
-    "ExponentialDecayLR",
-    "ExponentialLR",
-    "FitPlan",
-    "InverseSqrtLR",
-    "LambdaLR",
-    "LambdaStateScheduler",
-    "LinearCyclicalScheduler",
-    "LinearCyclicalStateScheduler",
-    "LinearLR",
-    "MultiStepLR",
-    "MultiStepStateScheduler",
-    "MultiplicativeLR",
-    "OneCycleLR",
-    "OptimizerPolicy",
-    "ParamGroup",
-    "Phase",
-    "PiecewiseLinear",
-    "PiecewiseLinearStateScheduler",
-    "PolynomialDecayLR",
-    "PolynomialLR",
-    "Preview",
-    "ReduceAttributeOnPlateau",
-    "ReduceLROnPlateau",
-    "Schedule",
-    "ScheduleCallback",
-    "SchedulerCallback",
-    "SequentialLR",
-    "StepLR",
-    "StepStateScheduler",
-    "TrainingFraction",
-    "WarmupCosineLR",
-    "WarmupStableDecayLR",
-    "__version__",
-    "cosinespace",
-    "create_lr_scheduler_with_warmup",
-    "fraction",
-    "join_phases",
-    "linspace",
-    "one_cycle_phases",
-    "presets",
-    "preview",
-    "schedules",
-    "sgdr_phases",
-]
+# Where each public name lives (imported on first access).
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "lightning_schedulers.callbacks.base": ("SchedulerCallback",),
+    "lightning_schedulers.callbacks.generic": ("ScheduleCallback",),
+    "lightning_schedulers.callbacks.plateau": ("ReduceAttributeOnPlateau", "ReduceLROnPlateau"),
+    "lightning_schedulers.families.ignite": (
+        "ConcatScheduler",
+        "CosineAnnealingScheduler",
+        "LinearCyclicalScheduler",
+        "PiecewiseLinear",
+        "create_lr_scheduler_with_warmup",
+    ),
+    "lightning_schedulers.families.ignite_state": (
+        "CosineAnnealingStateScheduler",
+        "ExpStateScheduler",
+        "LambdaStateScheduler",
+        "LinearCyclicalStateScheduler",
+        "MultiStepStateScheduler",
+        "PiecewiseLinearStateScheduler",
+        "StepStateScheduler",
+    ),
+    "lightning_schedulers.families.modern": (
+        "CosineCyclesLR",
+        "InverseSqrtLR",
+        "PolynomialDecayLR",
+        "WarmupCosineLR",
+        "WarmupStableDecayLR",
+    ),
+    "lightning_schedulers.families.optax": ("ExponentialDecayLR",),
+    "lightning_schedulers.families.poutyne": ("OptimizerPolicy",),
+    "lightning_schedulers.families.torch": (
+        "ChainedScheduler",
+        "ConstantLR",
+        "CosineAnnealingLR",
+        "CosineAnnealingWarmRestarts",
+        "CyclicLR",
+        "ExponentialLR",
+        "LambdaLR",
+        "LinearLR",
+        "MultiStepLR",
+        "MultiplicativeLR",
+        "OneCycleLR",
+        "PolynomialLR",
+        "SequentialLR",
+        "StepLR",
+    ),
+    "lightning_schedulers.previews": ("FitPlan", "Preview", "preview"),
+    "lightning_schedulers.schedules": ("Phase", "Schedule", "cosinespace", "join_phases", "linspace"),
+    "lightning_schedulers.schedules.durations": ("TrainingFraction", "fraction"),
+    "lightning_schedulers.schedules.presets": ("one_cycle_phases", "sgdr_phases"),
+    "lightning_schedulers.targets": ("Attribute", "ParamGroup"),
+}
+_WHERE = {name: module for module, names in _SOURCES.items() for name in names}
+_SUBMODULES = ("presets", "schedules")
+
+# Module paths of earlier releases, served with the contents of the modules that hold them now.
+_MOVED = {
+    "lightning_schedulers.ignite_family": (
+        "lightning_schedulers.families.ignite",
+        "lightning_schedulers.families.ignite_state",
+    ),
+    "lightning_schedulers.modern": ("lightning_schedulers.families.modern",),
+    "lightning_schedulers.on_plateau": ("lightning_schedulers.callbacks.plateau",),
+    "lightning_schedulers.optax_family": ("lightning_schedulers.families.optax",),
+    "lightning_schedulers.poutyne_family": ("lightning_schedulers.families.poutyne",),
+    "lightning_schedulers.torch_family": ("lightning_schedulers.families.torch",),
+}
+
+__all__ = sorted([*_WHERE, *_SUBMODULES, "__version__"], key=lambda name: (name.startswith("_"), name))
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves an old module path with the public names of the modules that hold them now (same objects)."""
+
+    def find_spec(self, fullname: str, path: Any, target: ModuleType | None = None) -> Any:
+        if fullname not in _MOVED:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: Any) -> ModuleType:
+        return ModuleType(spec.name)
+
+    def exec_module(self, module: ModuleType) -> None:
+        names: list[str] = []
+        for source in _MOVED[module.__name__]:
+            new = importlib.import_module(source)
+            names += new.__all__
+            module.__dict__.update({name: getattr(new, name) for name in new.__all__})
+        module.__all__ = names  # type: ignore[attr-defined]
+
+
+if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModules())
+
+if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
+    from lightning_schedulers import presets, schedules
+    from lightning_schedulers.callbacks.base import SchedulerCallback
+    from lightning_schedulers.callbacks.generic import ScheduleCallback
+    from lightning_schedulers.callbacks.plateau import ReduceAttributeOnPlateau, ReduceLROnPlateau
+    from lightning_schedulers.families.ignite import (
+        ConcatScheduler,
+        CosineAnnealingScheduler,
+        LinearCyclicalScheduler,
+        PiecewiseLinear,
+        create_lr_scheduler_with_warmup,
+    )
+    from lightning_schedulers.families.ignite_state import (
+        CosineAnnealingStateScheduler,
+        ExpStateScheduler,
+        LambdaStateScheduler,
+        LinearCyclicalStateScheduler,
+        MultiStepStateScheduler,
+        PiecewiseLinearStateScheduler,
+        StepStateScheduler,
+    )
+    from lightning_schedulers.families.modern import (
+        CosineCyclesLR,
+        InverseSqrtLR,
+        PolynomialDecayLR,
+        WarmupCosineLR,
+        WarmupStableDecayLR,
+    )
+    from lightning_schedulers.families.optax import ExponentialDecayLR
+    from lightning_schedulers.families.poutyne import OptimizerPolicy
+    from lightning_schedulers.families.torch import (
+        ChainedScheduler,
+        ConstantLR,
+        CosineAnnealingLR,
+        CosineAnnealingWarmRestarts,
+        CyclicLR,
+        ExponentialLR,
+        LambdaLR,
+        LinearLR,
+        MultiplicativeLR,
+        MultiStepLR,
+        OneCycleLR,
+        PolynomialLR,
+        SequentialLR,
+        StepLR,
+    )
+    from lightning_schedulers.previews import FitPlan, Preview, preview
+    from lightning_schedulers.schedules import Phase, Schedule, cosinespace, join_phases, linspace
+    from lightning_schedulers.schedules.durations import TrainingFraction, fraction
+    from lightning_schedulers.schedules.presets import one_cycle_phases, sgdr_phases
+    from lightning_schedulers.targets import Attribute, ParamGroup

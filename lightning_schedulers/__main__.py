@@ -16,9 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from lightning_schedulers.previews import FitPlan, preview
+# Lightning, torch and yaml are imported by the command that needs them, so `--help` answers at once.
 
 
 def instantiate(spec: Any) -> Any:
@@ -51,6 +49,10 @@ def run_preview(argv: Sequence[str]) -> int:
     parser.add_argument("--batches-per-epoch", type=int, default=None, help="training batches per epoch")
     parser.add_argument("--initial", type=float, default=None, help="the lr from configure_optimizers")
     args = parser.parse_args(argv)
+    import yaml
+
+    from lightning_schedulers.previews import FitPlan, preview
+
     config = yaml.safe_load(args.config.read_text()) or {}
     trainer = config.get("trainer") or {}
     options = config.get("preview") or {}
@@ -86,10 +88,12 @@ def run_preview(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m lightning_schedulers``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] != "preview":
-        print("usage: python -m lightning_schedulers preview CONFIG.yaml [--out schedule.png] [--batches-per-epoch N]")
-        return 2
-    return run_preview(argv[1:])
+    if argv and argv[0] == "preview":
+        return run_preview(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m lightning_schedulers", description=__doc__)
+    parser.add_argument("command", choices=["preview"], help="preview CONFIG.yaml: the values a fit would apply")
+    parser.parse_args(argv)  # --help exits 0; a missing or unknown command exits 2 with the usage
+    return 2
 
 
 if __name__ == "__main__":

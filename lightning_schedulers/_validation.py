@@ -12,15 +12,20 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
+MAX_EVENTS = 2**53
+"""The largest event count or index: float64 holds every integer up to it exactly."""
 
-def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
-    """Return ``value`` as an ``int`` after checking it is an integer ``>= minimum``."""
+
+def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = MAX_EVENTS) -> int:
+    """Return ``value`` as an ``int`` after checking it is an integer in ``[minimum, maximum]``."""
     # bool is an Integral; `steps=True` is always a mistake.
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an int, got {value!r} ({type(value).__name__})")
     result = int(value)
     if minimum is not None and result < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}, got {value!r}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"`{name}` must be <= {maximum} (2**53, the float64 limit of exact counts), got {value!r}")
     return result
 
 
@@ -34,7 +39,10 @@ def check_float(
     """Return ``value`` as a finite ``float``; optionally require ``> 0`` or ``>= 0``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number, got {value!r} ({type(value).__name__})")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an int like 10**400
+        raise ValueError(f"`{name}` must be finite, got {value!r}") from None
     if not math.isfinite(result):
         raise ValueError(f"`{name}` must be finite, got {value!r}")
     if positive and result <= 0.0:

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from lightning_schedulers._validation import check_int
-from lightning_schedulers.callbacks import SchedulerCallback
+from lightning_schedulers._validation import check_int, check_sequence
+from lightning_schedulers.callbacks.base import SchedulerCallback
 
 __all__ = ["FitPlan", "Preview", "preview"]
 
@@ -58,12 +58,18 @@ class FitPlan:
     def __post_init__(self) -> None:
         if self.max_epochs is not None and self.max_epochs != -1:
             check_int("max_epochs", self.max_epochs, minimum=1)
-        check_int("max_steps", self.max_steps, minimum=-1)
+        if check_int("max_steps", self.max_steps, minimum=-1) == 0:
+            raise ValueError(
+                "`max_steps` must be -1 (no limit) or >= 1 (a plan of zero steps has nothing to show), got 0"
+            )
         check_int("batches_per_epoch", self.batches_per_epoch, minimum=1)
         check_int("accumulate_grad_batches", self.accumulate_grad_batches, minimum=1)
         check_int("devices", self.devices, minimum=1)
         if self.epochs_limit is None and self.max_steps == -1:
-            raise ValueError("the fit has no end: give `max_epochs` or `max_steps`")
+            raise ValueError(
+                f"the fit has no end: give `max_epochs` or `max_steps` (got max_epochs={self.max_epochs!r}, "
+                f"max_steps={self.max_steps!r})"
+            )
 
     @property
     def epochs_limit(self) -> int | None:
@@ -110,6 +116,17 @@ class Preview:
 
     plan: FitPlan
     values: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.plan, FitPlan):
+            raise TypeError(f"`plan` must be a FitPlan, got {self.plan!r} ({type(self.plan).__name__})")
+        if not isinstance(self.values, Mapping):
+            raise TypeError(f"`values` must be a dict of label -> per-step values, got {self.values!r}")
+        for label, column in self.values.items():
+            if np.shape(column) != (self.plan.total_steps,):
+                raise ValueError(
+                    f"`values`[{label!r}] must hold one value per step ({self.plan.total_steps}), got {column!r}"
+                )
 
     @property
     def steps(self) -> int:
@@ -190,6 +207,7 @@ def preview(
         [0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.001]
     """
     plan = _plan(trainer_or_config, batches_per_epoch)
+    callbacks = check_sequence("callbacks", callbacks, allow_empty=True)
     result = Preview(plan)
     steps = plan.total_steps
     epoch_of_step = np.arange(steps) // plan.steps_per_epoch

@@ -63,6 +63,22 @@ def _to_float(value: Any) -> float:
     return float(value)
 
 
+def check_key(name: str, value: Any) -> str:
+    """A param-group key: a non-empty str (``name`` is the argument's public name, for the message)."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"`{name}` must be a non-empty str, got {value!r}")
+    return value
+
+
+def check_path(name: str, value: Any) -> str:
+    """A dotted attribute path: a non-empty str without empty segments."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"`{name}` must be a non-empty dotted str, got {value!r}")
+    if any(not seg for seg in value.split(".")):
+        raise ValueError(f"`{name}` has an empty segment: {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class ParamGroup:
     """One key of an optimizer's param groups.
@@ -90,8 +106,7 @@ class ParamGroup:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.key, str) or not self.key:
-            raise TypeError(f"`key` must be a non-empty str, got {self.key!r}")
+        check_key("key", self.key)
         check_optimizer(self.optimizer)
         if self.param_group_index is not None:
             check_int("param_group_index", self.param_group_index, minimum=0)
@@ -279,10 +294,7 @@ class Attribute:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.path, str) or not self.path:
-            raise TypeError(f"`path` must be a non-empty dotted str, got {self.path!r}")
-        if any(not seg for seg in self.path.split(".")):
-            raise ValueError(f"`path` has an empty segment: {self.path!r}")
+        check_path("path", self.path)
         check_bool("create_new", self.create_new)
         check_bool("relative", self.relative)
         _check_name(self.name)

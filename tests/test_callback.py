@@ -269,7 +269,7 @@ def test_setup_errors_name_what_exists(callback, error, match) -> None:  # type:
             ValueError,
             r"appears twice",
         ),
-        (lambda: ScheduleCallback({3: Constant(1.0)}), TypeError, r"a target must be .* got 3"),
+        (lambda: ScheduleCallback({3: Constant(1.0)}), TypeError, r"`schedule` must name targets .* got 3"),
         (lambda: ScheduleCallback(Constant(0.1), save_history=1), TypeError, r"`save_history` must be a bool, got 1"),
         (
             lambda: ScheduleCallback(Constant(0.1), name=""),

@@ -21,7 +21,7 @@ def test_fraction_resolves_to_the_nearest_event_and_at_least_one() -> None:
     assert ls.fraction(0.05).resolve(1000) == 50
     assert ls.fraction(0.001).resolve(10) == 1
     assert ls.fraction(1.0).resolve(37) == 37
-    with pytest.raises(ValueError, match=r"`fraction` must be in \(0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"`value` must be in \(0, 1\], got 1.5"):
         ls.fraction(1.5)
     with pytest.raises(ValueError, match=r"`fraction` must be in \(0, 1\], got 0"):
         TrainingFraction(0)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from _helpers import Probe, TinyModule, make_trainer
+from _helpers import Probe, TinyModule, assert_parity, make_trainer
 from ignite import handlers as ih
 
 import lightning_schedulers as ls
@@ -55,7 +55,7 @@ CYCLICAL = [
 @pytest.mark.parametrize("kwargs", CYCLICAL)
 def test_cosine_annealing_scheduler_equals_ignite(kwargs: dict[str, Any]) -> None:
     ours = ls.CosineAnnealingScheduler("lr", **kwargs).simulate(20_000)
-    np.testing.assert_array_equal(ours, ignite_values(ih.CosineAnnealingScheduler, 20_000, param_name="lr", **kwargs))
+    assert_parity(ours, ignite_values(ih.CosineAnnealingScheduler, 20_000, param_name="lr", **kwargs))
 
 
 @pytest.mark.parametrize("monotonic", [False, True])
@@ -67,14 +67,14 @@ def test_linear_cyclical_scheduler_equals_ignite(kwargs: dict[str, Any], monoton
         return
     ours = ls.LinearCyclicalScheduler("lr", monotonic=monotonic, **kwargs).simulate(20_000)
     ref = ignite_values(ih.LinearCyclicalScheduler, 20_000, param_name="lr", monotonic=monotonic, **kwargs)
-    np.testing.assert_array_equal(ours, ref)
+    assert_parity(ours, ref)
 
 
 def test_jump_to_a_far_event_costs_a_few_table_rows() -> None:
     cb = ls.CosineAnnealingScheduler("lr", 1.0, 0.0, cycle_size=10, cycle_mult=2.0)
     schedule = cb._bindings()[0].schedules[0]
     schedule.value(10**12)
-    assert len(schedule._table) < 45  # cycles double: about log2(1e11) rows
+    assert len(schedule._table["begins"]) < 45  # cycles double: about log2(1e11) rows
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_concat_scheduler_equals_ignite() -> None:
         schedulers=[ih.LinearCyclicalScheduler(opt, "lr", **a), ih.CosineAnnealingScheduler(opt, "lr", **b)],
         durations=[15],
     )
-    np.testing.assert_array_equal(ours, [v for _, v in ref])
+    assert_parity(ours, [v for _, v in ref])
 
 
 # ignite computes the warmup length from the last param group only (a loop variable that leaks out
@@ -117,7 +117,7 @@ def test_warmup_helper_equals_ignite_around_an_ignite_scheduler(
     theirs = ih.create_lr_scheduler_with_warmup(
         ih.CosineAnnealingScheduler(opt, "lr", 0.1, 0.0, cycle_size=20), 0.0, duration, warmup_end_value=end
     )
-    np.testing.assert_array_equal(ours.reshape(60, -1), drive(theirs, opt, 60))
+    assert_parity(ours.reshape(60, -1), drive(theirs, opt, 60))
 
 
 # With several groups and an end value off the lr, ignite's wrapper loses the torch scheduler after the
@@ -208,7 +208,7 @@ STATE = [
 @pytest.mark.parametrize(("ours", "cls", "kwargs"), STATE, ids=[s[1].__name__ + str(i) for i, s in enumerate(STATE)])
 def test_state_schedulers_equal_ignite(ours: Any, cls: Any, kwargs: dict[str, Any]) -> None:
     got = ours().simulate(301)
-    np.testing.assert_array_equal(got[1:], ignite_state(cls, 300, **kwargs))
+    assert_parity(got[1:], ignite_state(cls, 300, **kwargs))
 
 
 class StateModule(TinyModule):
@@ -238,7 +238,7 @@ def test_exp_state_scheduler_reproduces_the_ignite_documentation_example() -> No
     read_at_epoch_end = [row[2][0] for row in end.rows]
     np.testing.assert_allclose(read_at_epoch_end, [0.9, 0.81, 0.729, 0.6561], rtol=1e-15)
     ref = ignite_state(ih.ExpStateScheduler, 4, initial_value=1, gamma=0.9)
-    assert read_at_epoch_end == list(ref)
+    assert_parity(read_at_epoch_end, list(ref))
 
 
 def test_state_schedulers_on_a_nested_attribute_and_a_buffer() -> None:
@@ -256,7 +256,7 @@ def test_state_schedulers_on_a_nested_attribute_and_a_buffer() -> None:
         assert values == [sims[0][step], sims[1][step], sims[2][step]]
     assert module.tau is tau
     cos = ignite_values(ih.CosineAnnealingScheduler, 16, param_name="lr", start_value=1.0, end_value=0.1, cycle_size=8)
-    np.testing.assert_array_equal(sims[1], cos)
+    assert_parity(sims[1], cos)
 
 
 def test_state_scheduler_create_new_semantics() -> None:
@@ -306,7 +306,7 @@ BAD = [
     (lambda: ls.StepStateScheduler(1.0, 0.5, 0, "x"), ValueError, r"`step_size` must be >= 1, got 0"),
     (lambda: ls.MultiStepStateScheduler(1.0, 0.5, [5, 2], "x"), ValueError, r"`milestones` must be non-decreasing"),
     (lambda: ls.LambdaStateScheduler(3, "x"), TypeError, r"`lambda_obj` must be callable, got 3"),
-    (lambda: ls.ExpStateScheduler(1.0, 0.9, "a..b"), ValueError, r"`path` has an empty segment: 'a..b'"),
+    (lambda: ls.ExpStateScheduler(1.0, 0.9, "a..b"), ValueError, r"`param_name` has an empty segment: 'a..b'"),
     (lambda: ls.CosineAnnealingStateScheduler(1.0, 0.0, 4, "x", monotonic=True), ValueError, r"`monotonic` applies"),
 ]
 

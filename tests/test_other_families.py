@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from _helpers import Probe, TinyModule, make_trainer
+from _helpers import Probe, TinyModule, assert_parity, make_trainer
 from poutyne.framework.callbacks import policies as pp
 
 import lightning_schedulers as ls
@@ -87,7 +87,7 @@ def test_exponential_decay_per_group_and_from_each_groups_lr() -> None:
     cb = ls.ExponentialDecayLR(decay_steps=4, decay_rate=0.5, transition_begin=3)
     make_trainer([cb, probe], max_epochs=1, accumulate_grad_batches=2).fit(TinyModule(groups=3, lr=lrs))
     for step, _, values in probe.rows:
-        assert values == [exp_decay_closed_form(step, lr, 4, 0.5, 3, False, None) for lr in lrs]
+        assert_parity(values, [exp_decay_closed_form(step, lr, 4, 0.5, 3, False, None) for lr in lrs])
 
 
 @pytest.mark.parametrize(

@@ -273,7 +273,7 @@ def test_base_registered_with_the_trainer_is_a_conflict() -> None:
             TypeError,
             r"`base` cannot itself be a plateau callback",
         ),
-        (lambda: ls.ReduceAttributeOnPlateau("v", "a..b"), ValueError, r"`path` has an empty segment"),
+        (lambda: ls.ReduceAttributeOnPlateau("v", "a..b"), ValueError, r"`param_name` has an empty segment"),
     ],
 )
 def test_bad_arguments(make: Any, error: type[Exception], match: str) -> None:

@@ -201,12 +201,14 @@ def test_far_future_costs_no_more_than_step_zero() -> None:
         if event == "call":
             calls.append(1)
 
-    for t in (0, 10**9):
+    counts = []
+    for t in (150, 10**9, 10**12):
         calls.clear()
         sys.setprofile(count_calls)
         s.value(t)
         sys.setprofile(None)
-        assert len(calls) <= 3, (t, len(calls))
+        counts.append(len(calls))
+    assert counts[0] == counts[1] == counts[2], counts
 
 
 # ---------------------------------------------------------------- bad input
@@ -232,7 +234,7 @@ BAD = [
     (lambda: MultiStep(1.0, 0.5, "12"), TypeError, r"`milestones` must be a sequence, got '12'"),
     (lambda: Polynomial(1.0, 0.0, 10, power=0.0), ValueError, r"`power` must be > 0, got 0.0"),
     (lambda: PiecewiseLinear([]), ValueError, r"`points` must not be empty"),
-    (lambda: PiecewiseLinear([(5, 1.0), (3, 2.0)]), ValueError, r"`points events` must be non-decreasing"),
+    (lambda: PiecewiseLinear([(5, 1.0), (3, 2.0)]), ValueError, r"`points` must be non-decreasing"),
     (lambda: PiecewiseLinear([(0, 1.0, 3)]), ValueError, r"`points\[0\]` must be an \(event, value\) pair"),
     (lambda: Join((Constant(1.0), Constant(2.0)), ()), ValueError, r"`boundaries` must have .* 1 entries, got 0"),
     (lambda: Join((Constant(1.0), Constant(2.0)), (0,)), ValueError, r"`boundaries\[0\]` must be >= 1, got 0"),
@@ -242,14 +244,14 @@ BAD = [
     (lambda: Clamp(Constant(1.0)), ValueError, r"`lower` and `upper` are both None"),
     (lambda: Clamp(Constant(1.0), 2.0, 1.0), ValueError, r"`lower` must be <= `upper`, got lower=2.0, upper=1.0"),
     (lambda: Phase(-1, lr=Constant(1.0)), ValueError, r"`steps` must be >= 0, got -1"),
-    (lambda: Phase(lr=Constant(1.0)), ValueError, r"give the Phase length: \['lr'\] are not spaces"),
+    (lambda: Phase(lr=Constant(1.0)), ValueError, r"give the Phase length `steps`: \['lr'\] are not spaces"),
     (
         lambda: Phase(lr=linspace(0.0, 1.0, 5), momentum=linspace(0.9, 0.8, 4)),
         ValueError,
         r"every space of a phase must have its 5 steps, got lengths \{'lr': 5, 'momentum': 4\}",
     ),
     (lambda: Phase(6, lr=linspace(0.0, 1.0, 5)), ValueError, r"must have its 6 steps"),
-    (lambda: linspace(0.0, 1.0, -1), ValueError, r"`steps` must be >= 0, got -1"),
+    (lambda: linspace(0.0, 1.0, -1), ValueError, r"`steps` must be >= 1, got -1"),
     (lambda: cosinespace(float("nan"), 1.0, 3), ValueError, r"`start` must be finite, got nan"),
     (lambda: Space("log", 0.0, 1.0, 3), ValueError, r"`kind` must be 'linear' or 'cosine', got 'log'"),
     (lambda: join_phases([Phase(0, lr=Constant(1.0))]), ValueError, r"every phase has zero steps"),

@@ -11,6 +11,7 @@ import mpmath
 import numpy as np
 import pytest
 import torch
+from _helpers import assert_parity
 from torch.optim import lr_scheduler as tl
 
 import lightning_schedulers as ls
@@ -67,15 +68,9 @@ def torch_trace(
     return np.array(rows)
 
 
-def assert_rel(ours: np.ndarray, ref: np.ndarray, rtol: float = 1e-12) -> None:
-    ours = ours.reshape(ref.shape)
-    err = np.abs(ours - ref)
-    scale = np.abs(ref)
-    bad = err > rtol * scale
-    assert not bad.any(), f"max rel err {np.max(err / np.where(scale > 0, scale, 1)):.3g} at {np.argwhere(bad)[:3]}"
-
-
-# (name, our callback, torch factory, events, momentum column, bitwise)
+# (name, our callback, torch factory, events, momentum column, exact). `exact`: pure arithmetic
+# (user functions, products, linear ramps), equal to torch bit for bit on every CPU; the others
+# involve cos/exp/pow, where numpy and `math` may differ by an ulp: compared with assert_parity.
 CASES: list[tuple[str, Callable[[], Any], Callable[[Any], Any], int, bool, bool]] = [
     ("LambdaLR", lambda: ls.LambdaLR(decay), lambda o: tl.LambdaLR(o, decay), LONG, False, True),
     (
@@ -136,7 +131,7 @@ CASES: list[tuple[str, Callable[[], Any], Callable[[Any], Any], int, bool, bool]
         lambda o: tl.CosineAnnealingWarmRestarts(o, 100, T_mult=1, eta_min=1e-5),
         LONG,
         False,
-        True,
+        False,
     ),
     (
         "CosineAnnealingWarmRestarts-Tmult",
@@ -144,7 +139,7 @@ CASES: list[tuple[str, Callable[[], Any], Callable[[Any], Any], int, bool, bool]
         lambda o: tl.CosineAnnealingWarmRestarts(o, 10, T_mult=3, eta_min=1e-4),
         LONG,
         False,
-        True,
+        False,
     ),
     (
         "CyclicLR-triangular",
@@ -164,7 +159,7 @@ CASES: list[tuple[str, Callable[[], Any], Callable[[Any], Any], int, bool, bool]
         ),
         20_000,
         True,
-        True,
+        False,
     ),
     (
         "CyclicLR-exp_range",
@@ -176,7 +171,7 @@ CASES: list[tuple[str, Callable[[], Any], Callable[[Any], Any], int, bool, bool]
         ),
         LONG,
         True,
-        True,
+        False,
     ),
     (
         "CyclicLR-scale_fn-cycle",
@@ -204,7 +199,7 @@ CASES: list[tuple[str, Callable[[], Any], Callable[[Any], Any], int, bool, bool]
         lambda o: tl.OneCycleLR(o, max_lr=[1.0, 0.5, 2.0], total_steps=LONG),
         LONG,
         True,
-        True,
+        False,
     ),
     (
         "OneCycleLR-linear-epochs",
@@ -224,7 +219,7 @@ CASES: list[tuple[str, Callable[[], Any], Callable[[Any], Any], int, bool, bool]
         ),
         LONG,
         True,
-        True,
+        False,
     ),
     (
         "SequentialLR-warmup-cosine-restarts",
@@ -292,14 +287,14 @@ CASES: list[tuple[str, Callable[[], Any], Callable[[Any], Any], int, bool, bool]
 ]
 
 
-@pytest.mark.parametrize(("name", "ours", "theirs", "n", "momentum", "bitwise"), CASES, ids=[c[0] for c in CASES])
-def test_simulate_matches_torch(name: str, ours: Any, theirs: Any, n: int, momentum: bool, bitwise: bool) -> None:
+@pytest.mark.parametrize(("name", "ours", "theirs", "n", "momentum", "exact"), CASES, ids=[c[0] for c in CASES])
+def test_simulate_matches_torch(name: str, ours: Any, theirs: Any, n: int, momentum: bool, exact: bool) -> None:
     ref = torch_trace(theirs, n, momentum=momentum)
     got = ours().simulate(n, initial=LRS)
-    if bitwise:
+    if exact:
         np.testing.assert_array_equal(got.reshape(ref.shape), ref)
     else:
-        assert_rel(got, ref, rtol=1e-12)
+        assert_parity(got, ref)
 
 
 def _exact_cosine(base: float, eta_min: float, t_max: int, t: int) -> float:
@@ -316,10 +311,10 @@ def test_cosine_annealing_matches_torch_and_is_closer_to_exact() -> None:
     closed = tl.CosineAnnealingLR(opt, t_max, eta_min)
     for t in range(0, LONG, 997):
         closed.last_epoch = t
-        assert_rel(got[t], np.array(closed._get_closed_form_lr()))
+        assert_parity(got[t], np.array(closed._get_closed_form_lr()))
     # torch's recursive update (lr = ratio * (lr - eta_min) + eta_min each step) drifts: it agrees to
     # 1e-12 relative over the first cycle and to 1e-10 of the base lr after 100,000 steps.
-    assert_rel(got[: 2 * t_max], ref[: 2 * t_max])
+    assert_parity(got[: 2 * t_max], ref[: 2 * t_max])
     assert np.max(np.abs(got - ref) / np.array(LRS)) < 1e-10
     sample = sorted({*range(0, 3 * t_max, 37), *range(LONG - 2 * t_max, LONG, 41), t_max - 1, t_max, LONG - 1})
     ours_err = torch_err = 0.0
@@ -355,16 +350,16 @@ def lr_and_momentum(trainer: pl.Trainer, module: pl.LightningModule) -> list[flo
     return lrs + moms
 
 
-def _compare_fit(probe: Probe, ref: np.ndarray, clock: str, groups: int, with_momentum: bool, bitwise: bool) -> None:
+def _compare_fit(probe: Probe, ref: np.ndarray, clock: str, groups: int, with_momentum: bool, exact: bool) -> None:
     assert probe.rows
     for step, epoch, values in probe.rows:
         t = step if clock == "step" else epoch
         got = np.array(values if with_momentum else values[:groups])
         want = ref[t] if with_momentum else ref[t, :groups]
-        if bitwise:
+        if exact:
             np.testing.assert_array_equal(got, want)
         else:
-            assert_rel(got, want)
+            assert_parity(got, want)
 
 
 FIT_CASES = [
@@ -382,7 +377,7 @@ FIT_CASES = [
         lambda o: tl.OneCycleLR(o, max_lr=0.5, total_steps=48, three_phase=True),
         "step",
         True,
-        True,
+        False,
     ),
     (
         "CosineAnnealingWarmRestarts-step",
@@ -390,7 +385,7 @@ FIT_CASES = [
         lambda o: tl.CosineAnnealingWarmRestarts(o, 4, T_mult=2),
         "step",
         False,
-        True,
+        False,
     ),
     (
         "SequentialLR-step",
@@ -417,10 +412,10 @@ FIT_CASES = [
 
 @pytest.mark.parametrize("groups", [1, 3])
 @pytest.mark.parametrize(
-    ("name", "ours", "theirs", "clock", "momentum", "bitwise"), FIT_CASES, ids=[c[0] for c in FIT_CASES]
+    ("name", "ours", "theirs", "clock", "momentum", "exact"), FIT_CASES, ids=[c[0] for c in FIT_CASES]
 )
 def test_fit_applies_what_torch_applies(
-    name: str, ours: Any, theirs: Any, clock: str, momentum: bool, bitwise: bool, groups: int
+    name: str, ours: Any, theirs: Any, clock: str, momentum: bool, exact: bool, groups: int
 ) -> None:
     lrs = LRS[:groups]
     cb = ours()
@@ -428,7 +423,7 @@ def test_fit_applies_what_torch_applies(
     module = TinyModule(groups=groups, lr=lrs, optimizer_kwargs={"momentum": 0.9})
     make_trainer([cb, probe], max_epochs=3).fit(module)  # 16 steps an epoch, 48 in all
     ref = torch_trace(theirs, 48, lrs=lrs, momentum=True)
-    _compare_fit(probe, ref, clock, groups, momentum, bitwise)
+    _compare_fit(probe, ref, clock, groups, momentum, exact)
 
 
 def test_gradient_accumulation_and_trainer_total_for_one_cycle() -> None:

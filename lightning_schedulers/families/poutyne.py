@@ -19,8 +19,11 @@ from typing import Any
 import numpy as np
 
 from lightning_schedulers._validation import check_int, check_sequence
-from lightning_schedulers.callbacks import Binding, SchedulerCallback
-from lightning_schedulers.schedules import Phase, Schedule, Shift, join_phases
+from lightning_schedulers.callbacks.base import SchedulerCallback
+from lightning_schedulers.callbacks.binding import Binding
+from lightning_schedulers.schedules.base import Schedule
+from lightning_schedulers.schedules.composition import Shift
+from lightning_schedulers.schedules.phases import Phase, join_phases
 from lightning_schedulers.targets import ParamGroup, check_optimizer
 
 __all__ = ["OptimizerPolicy"]

@@ -36,10 +36,11 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
-from lightning_schedulers.callbacks import Binding, SchedulerCallback, _Active
+from lightning_schedulers.callbacks.base import SchedulerCallback
+from lightning_schedulers.callbacks.binding import Active, Binding
 from lightning_schedulers.plateau import PlateauState, reduced_multiplier
-from lightning_schedulers.schedules import Constant
-from lightning_schedulers.targets import Attribute, ParamGroup, Target
+from lightning_schedulers.schedules.shapes import Constant
+from lightning_schedulers.targets import Attribute, ParamGroup, Target, check_key, check_path
 
 __all__ = ["ReduceAttributeOnPlateau", "ReduceLROnPlateau"]
 
@@ -102,7 +103,7 @@ class _ReduceOnPlateau(SchedulerCallback):
             base._length_owner = self  # the base's fractions resolve against this callback's fit
         self._warned_missing = False
         # The bound target the reductions act on; set when the fit starts (validation needs it).
-        self._plateau_active: _Active | None = None
+        self._plateau_active: Active | None = None
 
     _floor_name = "floor"
 
@@ -278,7 +279,9 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
         logging_enabled: bool = True,
         on_resume: str = "continue",
     ) -> None:
-        target = ParamGroup(param_name, optimizer=optimizer, param_group_index=param_group_index)
+        target = ParamGroup(
+            check_key("param_name", param_name), optimizer=optimizer, param_group_index=param_group_index
+        )
         super().__init__(
             monitor,
             target,
@@ -344,7 +347,7 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
     ) -> None:
         super().__init__(
             monitor,
-            Attribute(param_name),
+            Attribute(check_path("param_name", param_name)),
             mode,
             factor,
             patience,

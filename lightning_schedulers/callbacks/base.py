@@ -18,11 +18,11 @@ stored: it is derived from Lightning's own counters (less the offset of an ``on_
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import lightning.pytorch as pl
 import numpy as np
@@ -30,15 +30,16 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
-from lightning_schedulers.durations import TrainingFraction
+from lightning_schedulers.callbacks.binding import Active, Binding
 from lightning_schedulers.plateau import apply_reduction
-from lightning_schedulers.schedules import Schedule
-from lightning_schedulers.targets import Attribute, BoundParamGroups, BoundTarget, ParamGroup, Target
+from lightning_schedulers.schedules.base import Schedule, callable_name
+from lightning_schedulers.schedules.durations import TrainingFraction
+from lightning_schedulers.targets import BoundTarget, ParamGroup, Target
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["ScheduleCallback", "SchedulerCallback"]
+__all__ = ["SchedulerCallback", "fit_length"]
 
 # simulate(n) resolves fractions of training against n, for the callback and everything it composes.
 _PREVIEW_TOTAL: ContextVar[int | None] = ContextVar("lightning_schedulers_preview_total", default=None)
@@ -47,170 +48,6 @@ INTERVALS = ("step", "epoch")
 RESUME_POLICIES = ("continue", "restart", "rescale")
 ScheduleSpec = Schedule | Sequence[Schedule]
 TargetSpec = Target | str
-
-
-@dataclass(frozen=True)
-class Binding:
-    """One target and how its values are computed.
-
-    Either a single schedule for every slot (param group), one schedule per slot (``per_slot``), or
-    a ``builder`` that turns the base values captured at the start of the fit (one per slot) into
-    one schedule per slot (torch's schedulers that start from each group's initial lr).
-
-    Attributes:
-        target: where the values go.
-        schedules: the schedule(s), unless ``builder`` is given.
-        per_slot: ``schedules`` holds one schedule per slot.
-        builder: ``bases -> schedules``; must return one schedule per base value.
-        slots: the slot count that per-group arguments imply, for :meth:`preview_bases`.
-    """
-
-    target: Target
-    schedules: tuple[Schedule, ...] = ()
-    per_slot: bool = False
-    builder: Callable[[list[float]], list[Schedule]] | None = field(default=None, compare=False)
-    slots: int | None = None
-
-    @property
-    def needs_bases(self) -> bool:
-        """Whether the captured start values enter the computation (and the checkpoint)."""
-        return self.builder is not None or self.target.relative
-
-    def resolve(self, bases: list[float]) -> tuple[list[Schedule], list[float] | None]:
-        """Schedules for each slot, and the per-slot scale of a relative target (else ``None``)."""
-        if self.builder is not None:
-            return list(self.builder(list(bases))), None
-        if self.per_slot:
-            if len(self.schedules) != len(bases):
-                raise ValueError(
-                    f"{self.target.describe()} has {len(bases)} param group(s) but {len(self.schedules)} "
-                    "schedules were given; give one per group or a single schedule"
-                )
-            schedules = list(self.schedules)
-        else:
-            schedules = [self.schedules[0]] * len(bases)
-        return schedules, (list(bases) if self.target.relative else None)
-
-    def preview_bases(self, initial: float | list[float]) -> list[float]:
-        """The base values :meth:`SchedulerCallback.simulate` uses for ``initial``."""
-        single = isinstance(self.target, Attribute) or self.target.param_group_index is not None
-        if isinstance(initial, list):
-            if self.per_slot and len(initial) != len(self.schedules):
-                raise ValueError(
-                    f"`initial` has {len(initial)} values but {self.target.describe()} has "
-                    f"{len(self.schedules)} schedules"
-                )
-            return initial[:1] if single else initial
-        count = 1 if single else self.slots or (len(self.schedules) if self.per_slot else 1)
-        return [initial] * count
-
-
-def _as_target(spec: Any) -> Target:
-    if isinstance(spec, (ParamGroup, Attribute)):
-        return spec
-    if isinstance(spec, str):
-        return ParamGroup(spec)
-    raise TypeError(
-        f"a target must be a param-group key (str), ParamGroup or Attribute, got {spec!r} ({type(spec).__name__})"
-    )
-
-
-def make_binding(target: Any, spec: Any) -> Binding:
-    """Normalise ``target -> schedule`` or ``target -> [schedule per param group]``."""
-    tgt = _as_target(target)
-    if isinstance(spec, Schedule):
-        return Binding(tgt, (spec,), per_slot=False)
-    if isinstance(spec, Sequence) and not isinstance(spec, str) and spec:
-        items = tuple(spec)
-        for i, item in enumerate(items):
-            if not isinstance(item, Schedule):
-                raise TypeError(f"schedule {i} for {tgt.describe()} must be a Schedule, got {item!r}")
-        if isinstance(tgt, Attribute) and len(items) != 1:
-            raise ValueError(f"{tgt.describe()} holds one value; got {len(items)} schedules for it")
-        return Binding(tgt, items, per_slot=True)
-    raise TypeError(
-        f"the schedule for {tgt.describe()} must be a Schedule or a non-empty list of Schedules "
-        f"(one per param group), got {spec!r}"
-    )
-
-
-BLOCK = 512
-"""Events evaluated at once, with numpy, by a vectorisable binding (a few microseconds per block)."""
-
-
-class _Active:
-    """A binding resolved against live objects at the start of a fit (hot-path data).
-
-    A binding whose schedules are all vectorisable evaluates the coming :data:`BLOCK` events in
-    one numpy call per slot (the values equal ``value(t)`` bit for bit) and each step then reads a
-    row: a few hundred nanoseconds instead of a Python evaluation per group. Other bindings (user
-    functions, running products) evaluate ``value(t)`` per step. Memory stays constant.
-    """
-
-    __slots__ = (
-        "block",
-        "block_start",
-        "bound",
-        "captured",
-        "floors",
-        "multipliers",
-        "plain",
-        "scale",
-        "schedules",
-        "values",
-        "vectorised",
-    )
-
-    def __init__(
-        self,
-        bound: BoundTarget,
-        schedules: list[Schedule],
-        scale: list[float] | None,
-        captured: list[float] | None,
-    ) -> None:
-        self.bound = bound
-        self.schedules = schedules
-        self.scale = scale
-        self.captured = captured
-        self.values: list[float] = [math.nan] * len(schedules)
-        # Set by plateau reduction: per-slot multipliers and the floor they never push below.
-        self.multipliers: list[float] | None = None
-        self.floors: list[float] = []
-        self.vectorised = all(s.vectorised for s in schedules)
-        self.block: list[list[float]] = []
-        self.block_start = 0
-        self.plain: tuple[list[dict[str, Any]], str] | None = (
-            bound.plain_groups() if isinstance(bound, BoundParamGroups) else None
-        )
-
-    def raw_value(self, j: int, t: int) -> float:
-        """The schedule's value for slot ``j`` at ``t``, before any plateau reduction."""
-        v = self.schedules[j].value(t)
-        return v if self.scale is None else self.scale[j] * v
-
-    def raw_values(self, t: int) -> list[float]:
-        """Every slot's value at ``t`` before plateau reduction (finite, or ``raw_value`` raises later)."""
-        if self.vectorised:
-            offset = t - self.block_start
-            if 0 <= offset < len(self.block):
-                return self.block[offset]
-            self._refill(t)
-            if self.block:
-                return self.block[0]
-        return [self.raw_value(j, t) for j in range(len(self.schedules))]
-
-    def _refill(self, t: int) -> None:
-        ts = np.arange(t, t + BLOCK, dtype=np.float64)
-        columns = []
-        for j, schedule in enumerate(self.schedules):
-            column = schedule._values(ts)
-            columns.append(column if self.scale is None else self.scale[j] * column)
-        table = np.stack(columns, axis=1)
-        bad = ~np.isfinite(table).all(axis=1)
-        # Stop the block before a non-finite value: the scalar path reports it when (if) it is reached.
-        end = int(np.argmax(bad)) if bad.any() else BLOCK
-        self.block = table[:end].tolist()
-        self.block_start = t
 
 
 class SchedulerCallback(Callback):
@@ -249,7 +86,7 @@ class SchedulerCallback(Callback):
         self.save_history = check_bool("save_history", save_history)
         self.logging_enabled = check_bool("logging_enabled", logging_enabled)
         self.history: list[dict[str, float]] = []
-        self._active: list[_Active] = []
+        self._active: list[Active] = []
         self._last_t = -1
         self._log_every = 0
         self._loaded_state: dict[str, Any] | None = None
@@ -288,6 +125,22 @@ class SchedulerCallback(Callback):
     def _drives(self, other: SchedulerCallback) -> bool:
         """Whether ``other`` is applied by this callback (a plateau reduction's base)."""
         return False
+
+    #: Constructor arguments that every class of a family shares; ``repr`` shows them separately.
+    _COMMON_ARGUMENTS: ClassVar[frozenset[str]] = frozenset(
+        ("interval", "optimizer", "param_group_index", "name", "save_history", "logging_enabled", "on_resume")
+    ) | {"param_name", "create_new"}
+
+    def _arguments(self) -> dict[str, Any]:
+        """This class's own constructor arguments and their validated values, for ``repr`` and the fingerprint.
+
+        Derived once from the signature of ``__init__``: every argument is kept as the attribute of
+        the same name, so a class does not list them again.
+        """
+        return {name: getattr(self, name) for name in _own_parameters(type(self))}
+
+    def _describe_arguments(self) -> str:
+        return ", ".join(f"{k}={_describe(v)}" for k, v in self._arguments().items())
 
     def _config(self) -> str:
         """A description of the configuration, stored in checkpoints to detect a changed setup."""
@@ -405,7 +258,7 @@ class SchedulerCallback(Callback):
         loaded = state.get("bases") if state is not None else None
         if not isinstance(loaded, list) or len(loaded) != len(bindings):
             loaded = None
-        active: list[_Active] = []
+        active: list[Active] = []
         for i, binding in enumerate(bindings):
             bound = self._bind_target(binding.target, trainer, pl_module)
             current = bound.read()
@@ -419,7 +272,7 @@ class SchedulerCallback(Callback):
             slots = len(current)
             if self.name is not None:
                 bound.labels = [self.name] if slots == 1 else [f"{self.name}/pg{j + 1}" for j in range(slots)]
-            active.append(_Active(bound, schedules, scale, captured))
+            active.append(Active(bound, schedules, scale, captured))
         self._active = active
 
     def _claims(self, trainer: pl.Trainer) -> set[tuple[Any, ...]]:
@@ -521,9 +374,12 @@ class SchedulerCallback(Callback):
             if log or self.save_history:
                 self._record(trainer, log=log)
 
-    def _values_at(self, active: _Active, t: int) -> list[float]:
+    def _values_at(self, active: Active, t: int) -> list[float]:
         """Values at ``t`` outside the block: refill it, or evaluate one event; plateau and finiteness applied."""
-        values = active.raw_values(t)
+        try:
+            values = active.raw_values(t)
+        except ValueError as error:  # an overflow, named by the pure layer: say which callback and when
+            raise ValueError(f"{type(self).__name__} at {self.interval} {t}: {error}") from error
         multipliers = active.multipliers
         if multipliers is not None:
             values = [apply_reduction(v, m, f) for v, m, f in zip(values, multipliers, active.floors, strict=True)]
@@ -583,9 +439,22 @@ class SchedulerCallback(Callback):
                 schedules, scale = binding.resolve(bases)
                 name = binding.target.name or self.name or binding.target.describe()
                 for j, schedule in enumerate(self._resolved(schedules)):
-                    column = schedule._values(ts)
-                    columns.append(column if scale is None else scale[j] * column)
-                    labels.append(name if len(schedules) == 1 else f"{name}/pg{j + 1}")
+                    label = name if len(schedules) == 1 else f"{name}/pg{j + 1}"
+                    try:
+                        column = schedule.values(ts)  # raises, naming the arguments, where a value overflows
+                    except ValueError as error:
+                        raise ValueError(f"{self!r}: {error}") from error
+                    if scale is not None:
+                        with np.errstate(over="ignore"):
+                            column = scale[j] * column
+                        if not np.isfinite(column).all():
+                            t = int(np.argmin(np.isfinite(column)))
+                            raise ValueError(
+                                f"{self!r}: the value for {label!r} overflows float64 at {self.interval} {t} "
+                                f"from the initial value {scale[j]!r}"
+                            )
+                    columns.append(column)
+                    labels.append(label)
         finally:
             _PREVIEW_TOTAL.reset(token)
         return labels, columns
@@ -600,6 +469,35 @@ class SchedulerCallback(Callback):
         n = check_int("num_events", num_events, minimum=0)
         labels, columns = self._columns(n, initial, length=max(n, 1))
         return plot_columns(np.stack(columns, axis=1), labels, xlabel=self.interval, ax=ax)
+
+
+def _own_parameters(cls: type[SchedulerCallback]) -> tuple[str, ...]:
+    """The named constructor parameters of ``cls`` beyond the common keyword arguments (cached per class)."""
+    cached = _PARAMETERS.get(cls)
+    if cached is not None:
+        return cached
+    names: dict[str, None] = {}  # ordered: the base classes' arguments first, as in the signatures
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None or not issubclass(klass, SchedulerCallback) or klass is SchedulerCallback:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                names[p.name] = None
+    result = _PARAMETERS[cls] = tuple(name for name in names if name not in cls._COMMON_ARGUMENTS)
+    return result
+
+
+_PARAMETERS: dict[type, tuple[str, ...]] = {}
+
+
+def _describe(value: Any) -> str:
+    """A value as ``repr`` shows it: callables by name (no addresses), sequences item by item."""
+    if callable(value) and not isinstance(value, (SchedulerCallback, Schedule)):
+        return callable_name(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    return repr(value)
 
 
 def fit_length(trainer: pl.Trainer, interval: str, who: str) -> int:
@@ -644,68 +542,3 @@ def _check_initial(initial: Any) -> float | list[float]:
         return check_float("initial", initial)
     items = check_sequence("initial", initial)
     return [check_float(f"initial[{i}]", v) for i, v in enumerate(items)]
-
-
-class ScheduleCallback(SchedulerCallback):
-    """Apply any schedule(s) to any target(s): the generic scheduling callback.
-
-    Args:
-        schedule: a :class:`~lightning_schedulers.schedules.Schedule`; a list of schedules, one per
-            param group; or a mapping from targets to either. A ``str`` target is a param-group
-            key (``"lr"``, ``"weight_decay"``, ...); use :class:`~lightning_schedulers.Attribute`
-            for a module attribute.
-        target: the target of a single (non-mapping) ``schedule``; defaults to ``"lr"``.
-        interval: ``"step"`` or ``"epoch"``.
-        name: logging name (single target only).
-        save_history: keep the applied values in :attr:`history`.
-        logging_enabled: log the applied values through ``trainer.loggers``.
-
-    Example:
-        >>> from lightning_schedulers import Attribute, ScheduleCallback
-        >>> from lightning_schedulers.schedules import Cosine, Linear, sequence
-        >>> lr = sequence([Linear(0.0, 1e-3, 100), Cosine(1e-3, 1e-5, 900)], durations=[100])
-        >>> cb = ScheduleCallback({"lr": lr, Attribute("kl_weight"): Linear(0.0, 1.0, 500)})
-        >>> cb.simulate(3).shape
-        (3, 2)
-
-    """
-
-    def __init__(
-        self,
-        schedule: ScheduleSpec | Mapping[TargetSpec, ScheduleSpec],
-        target: TargetSpec | None = None,
-        *,
-        interval: str = "step",
-        name: str | None = None,
-        save_history: bool = False,
-        logging_enabled: bool = True,
-        on_resume: str = "continue",
-    ) -> None:
-        super().__init__(
-            interval=interval,
-            name=name,
-            save_history=save_history,
-            logging_enabled=logging_enabled,
-            on_resume=on_resume,
-        )
-        if isinstance(schedule, Mapping):
-            if target is not None:
-                raise ValueError(f"`target`={target!r} cannot be combined with a mapping of targets to schedules")
-            if not schedule:
-                raise ValueError("`schedule` is an empty mapping; give at least one target")
-            bindings = tuple(make_binding(t, s) for t, s in schedule.items())
-        else:
-            bindings = (make_binding("lr" if target is None else target, schedule),)
-        described = [b.target.describe() for b in bindings]
-        if len(set(described)) != len(described):
-            raise ValueError(f"a target appears twice in `schedule`: {described}")
-        self._static_bindings = bindings
-
-    def _bindings(self) -> tuple[Binding, ...]:
-        return self._static_bindings
-
-    def __repr__(self) -> str:
-        parts = ", ".join(
-            f"{b.target!r}: {list(b.schedules) if b.per_slot else b.schedules[0]!r}" for b in self._static_bindings
-        )
-        return f"ScheduleCallback({{{parts}}}, interval={self.interval!r}, name={self.name!r})"

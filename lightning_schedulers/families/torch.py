@@ -25,34 +25,26 @@ Example:
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import lightning.pytorch as pl
 
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
-from lightning_schedulers.callbacks import Binding, SchedulerCallback
-from lightning_schedulers.durations import TrainingFraction, check_duration, check_duration_sequence
-from lightning_schedulers.schedules import (
-    Constant,
-    Cosine,
-    CosineRestarts,
-    CumulativeProduct,
-    Cyclic,
-    Exponential,
-    Join,
-    Lambda,
-    Linear,
-    MultiStep,
-    OneCycle,
-    Polynomial,
-    Product,
-    Scale,
-    Schedule,
-    _callable_name,
+from lightning_schedulers.callbacks.binding import Binding
+from lightning_schedulers.families.common import (
+    _float_or_list,
+    _per_group,
+    _TorchLRScheduler,
+    _TotalFromTrainer,
+    growth_ceiling,
 )
-from lightning_schedulers.targets import ParamGroup, check_optimizer, resolve_optimizer
+from lightning_schedulers.schedules.base import Schedule
+from lightning_schedulers.schedules.composition import CumulativeProduct, Join, Lambda, Product, Scale
+from lightning_schedulers.schedules.durations import TrainingFraction, check_duration, check_duration_sequence
+from lightning_schedulers.schedules.references import CosineRestarts, Cyclic, OneCycle
+from lightning_schedulers.schedules.shapes import Constant, Cosine, Exponential, Linear, MultiStep, Polynomial
+from lightning_schedulers.targets import resolve_optimizer
 
 __all__ = [
     "ChainedScheduler",
@@ -71,142 +63,6 @@ __all__ = [
     "StepLR",
 ]
 
-# Growth factors (gamma > 1) are allowed, as in torch; the factor saturates at the largest float
-# instead of overflowing, and a value that still overflows once scaled is refused when written.
-_FACTOR_CEILING = sys.float_info.max
-
-
-def _growth_ceiling(rate: float) -> float | None:
-    """The ``end`` an exponential factor needs: none for a decay, the largest float for growth."""
-    return None if rate <= 1.0 else _FACTOR_CEILING
-
-
-def _describe(value: Any) -> str:
-    if callable(value) and not isinstance(value, SchedulerCallback):
-        return _callable_name(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_describe(v) for v in value) + "]"
-    return repr(value)
-
-
-def _per_group(name: str, value: Any, count: int, check: Callable[[str, Any], Any]) -> list[Any]:
-    """A scalar broadcast to every group, or a list with exactly one entry per group."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != count:
-            raise ValueError(f"`{name}` has {len(value)} values but the optimizer has {count} param group(s)")
-        return [check(f"{name}[{i}]", v) for i, v in enumerate(value)]
-    return [check(name, value)] * count
-
-
-def _float_or_list(name: str, value: Any, **kwargs: Any) -> float | tuple[float, ...]:
-    if isinstance(value, (list, tuple)):
-        items = check_sequence(name, value)
-        return tuple(check_float(f"{name}[{i}]", v, **kwargs) for i, v in enumerate(items))
-    return check_float(name, value, **kwargs)
-
-
-class _TorchLRScheduler(SchedulerCallback):
-    """Common machinery: the lr target, the per-class default interval, composition hooks."""
-
-    _default_interval: ClassVar[str] = "epoch"
-    #: True when torch's recursive update multiplies the current lr by a ratio of this class's
-    #: own factor, so that chaining (``ChainedScheduler``) multiplies the factors.
-    _chainable: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        *,
-        interval: str | None = None,
-        optimizer: int | str = 0,
-        param_group_index: int | None = None,
-        name: str | None = None,
-        save_history: bool = False,
-        logging_enabled: bool = True,
-        on_resume: str = "continue",
-    ) -> None:
-        super().__init__(
-            interval=self._default_interval if interval is None else interval,
-            name=name,
-            save_history=save_history,
-            logging_enabled=logging_enabled,
-            on_resume=on_resume,
-        )
-        self.optimizer = check_optimizer(optimizer)
-        self.param_group_index = (
-            None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
-        )
-
-    # -- what subclasses define
-    def _arguments(self) -> dict[str, Any]:
-        """The torch arguments, for ``repr`` and the checkpoint fingerprint."""
-        raise NotImplementedError
-
-    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
-        """Absolute lr schedule of each group, given each group's initial lr."""
-        return [Scale(factor, base) for factor, base in zip(self._factors(len(bases)), bases, strict=True)]
-
-    def _factors(self, count: int) -> list[Schedule]:
-        """Each group's lr as a factor of its initial lr (multiplicative classes only)."""
-        raise NotImplementedError
-
-    def _sequential_piece(self, bases: list[float], previous: list[float]) -> list[Schedule]:
-        """This scheduler's lr schedules when ``SequentialLR`` switches to it in local time.
-
-        ``previous`` holds each group's lr at the step before the switch.
-        """
-        return self._lr_schedules(bases)
-
-    def _slots(self) -> int | None:
-        """The group count implied by per-group list arguments, if any."""
-        return None
-
-    def _extra_bindings(self) -> tuple[Binding, ...]:
-        return ()
-
-    # -- shared
-    def _target(self, key: str = "lr") -> ParamGroup:
-        return ParamGroup(key, optimizer=self.optimizer, param_group_index=self.param_group_index)
-
-    def _bindings(self) -> tuple[Binding, ...]:
-        lr = Binding(self._target(), builder=self._lr_schedules, slots=self._slots())
-        return (lr, *self._extra_bindings())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={_describe(v)}" for k, v in self._arguments().items())
-        common = f"interval={self.interval!r}, optimizer={self.optimizer}, param_group_index={self.param_group_index}"
-        return f"{type(self).__name__}({args}, {common})"
-
-
-class _TotalFromTrainer(_TorchLRScheduler):
-    """A scheduler whose length is given in events, as a fraction of the fit, or (``None``) is the fit.
-
-    The length is resolved when the fit starts and the fit's length is kept in the checkpoint, so a
-    resumed fit keeps the length it started with (see ``on_resume``). ``simulate(n)`` without a
-    length in events previews a fit of ``n`` events. Past the end the last value holds, with a
-    warning once.
-    """
-
-    _length: int | TrainingFraction = TrainingFraction(1.0)
-    _total: int | None = None
-
-    def _set_total(self, total: int | TrainingFraction | None) -> None:
-        self._length = TrainingFraction(1.0) if total is None else total
-        if isinstance(self._length, int):
-            self._check_total(self._length)
-            self._total = self._horizon = self._length
-
-    def _check_total(self, total: int) -> None:
-        """Reject a length the schedule cannot use."""
-
-    def _resolved_total(self) -> int:
-        return self._dur(self._length)
-
-    def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
-        total = self._resolved_total()
-        self._check_total(total)
-        self._total = total
-        self._horizon = total
-
 
 class _LambdaScheduler(_TorchLRScheduler):
     """``lr_lambda``: one function of the event index, or one per param group."""
@@ -214,9 +70,6 @@ class _LambdaScheduler(_TorchLRScheduler):
     def __init__(self, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lr_lambda = _check_lambdas("lr_lambda", lr_lambda)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"lr_lambda": self.lr_lambda}
 
     def _slots(self) -> int | None:
         return len(self.lr_lambda) if isinstance(self.lr_lambda, list) else None
@@ -290,8 +143,8 @@ class StepLR(_TorchLRScheduler):
     """Decay each group's initial lr by ``gamma`` every ``step_size`` events (torch's ``StepLR``).
 
     Example:
-        >>> StepLR(step_size=2, gamma=0.1).simulate(5, initial=1.0).tolist()
-        [1.0, 1.0, 0.1, 0.1, 0.010000000000000002]
+        >>> StepLR(step_size=2, gamma=0.1).simulate(5, initial=1.0).round(12).tolist()
+        [1.0, 1.0, 0.1, 0.1, 0.01]
     """
 
     _chainable = True
@@ -301,11 +154,8 @@ class StepLR(_TorchLRScheduler):
         self.step_size = check_duration("step_size", step_size, minimum=1)
         self.gamma = check_float("gamma", gamma, positive=True)
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"step_size": self.step_size, "gamma": self.gamma}
-
     def _factors(self, count: int) -> list[Schedule]:
-        end = _growth_ceiling(self.gamma)
+        end = growth_ceiling(self.gamma)
         return [Exponential(1.0, self.gamma, steps=self.step_size, staircase=True, end=end)] * count
 
 
@@ -330,9 +180,6 @@ class MultiStepLR(_TorchLRScheduler):
         self.gamma = check_float("gamma", gamma, positive=True)
         MultiStep(1.0, self.gamma, self.milestones)  # validates the milestones now
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"milestones": list(self.milestones), "gamma": self.gamma}
-
     def _factors(self, count: int) -> list[Schedule]:
         return [MultiStep(1.0, self.gamma, self.milestones)] * count
 
@@ -353,9 +200,6 @@ class ConstantLR(_TorchLRScheduler):
         if not 0.0 <= self.factor <= 1.0:
             raise ValueError(f"`factor` must be in [0, 1], got {factor!r}")
         self.total_iters = check_duration("total_iters", total_iters, minimum=1)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"factor": self.factor, "total_iters": self.total_iters}
 
     def _factors(self, count: int) -> list[Schedule]:
         return [Join((Constant(self.factor), Constant(1.0)), (self.total_iters,))] * count
@@ -383,9 +227,6 @@ class LinearLR(_TorchLRScheduler):
             raise ValueError(f"`end_factor` must be in [0, 1], got {end_factor!r}")
         self.total_iters = check_duration("total_iters", total_iters, minimum=1)
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"start_factor": self.start_factor, "end_factor": self.end_factor, "total_iters": self.total_iters}
-
     def _factors(self, count: int) -> list[Schedule]:
         return [Linear(self.start_factor, self.end_factor, self.total_iters)] * count
 
@@ -404,12 +245,8 @@ class ExponentialLR(_TorchLRScheduler):
         super().__init__(**kwargs)
         self.gamma = check_float("gamma", gamma, positive=True)
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"gamma": self.gamma}
-
     def _factors(self, count: int) -> list[Schedule]:
-        end = _growth_ceiling(self.gamma)
-        return [Exponential(1.0, self.gamma, end=end)] * count
+        return [Exponential(1.0, self.gamma, end=growth_ceiling(self.gamma))] * count
 
 
 class PolynomialLR(_TorchLRScheduler):
@@ -426,9 +263,6 @@ class PolynomialLR(_TorchLRScheduler):
         super().__init__(**kwargs)
         self.total_iters = check_duration("total_iters", total_iters, minimum=1)
         self.power = check_float("power", power, positive=True)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"total_iters": self.total_iters, "power": self.power}
 
     def _factors(self, count: int) -> list[Schedule]:
         return [Polynomial(1.0, 0.0, self.total_iters, self.power)] * count
@@ -451,9 +285,6 @@ class CosineAnnealingLR(_TorchLRScheduler):
         self.T_max = check_duration("T_max", T_max, minimum=1)
         self.eta_min = check_float("eta_min", eta_min)
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"T_max": self.T_max, "eta_min": self.eta_min}
-
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
         return [Cosine(base, self.eta_min, self.T_max, periodic=True) for base in bases]
 
@@ -473,9 +304,6 @@ class CosineAnnealingWarmRestarts(_TorchLRScheduler):
         self.T_0 = check_duration("T_0", T_0, minimum=1)
         self.T_mult = check_int("T_mult", T_mult, minimum=1)
         self.eta_min = check_float("eta_min", eta_min)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"T_0": self.T_0, "T_mult": self.T_mult, "eta_min": self.eta_min}
 
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
         return [CosineRestarts(base, self.eta_min, self.T_0, self.T_mult) for base in bases]
@@ -540,21 +368,6 @@ class CyclicLR(_TorchLRScheduler):
         self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
         self.base_momentum = _float_or_list("base_momentum", base_momentum)
         self.max_momentum = _float_or_list("max_momentum", max_momentum)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "base_lr": self.base_lr,
-            "max_lr": self.max_lr,
-            "step_size_up": self.step_size_up,
-            "step_size_down": self.step_size_down,
-            "mode": self.mode,
-            "gamma": self.gamma,
-            "scale_fn": self.scale_fn,
-            "scale_mode": self.scale_mode,
-            "cycle_momentum": self.cycle_momentum,
-            "base_momentum": self.base_momentum,
-            "max_momentum": self.max_momentum,
-        }
 
     def _slots(self) -> int | None:
         lists = [v for v in (self.base_lr, self.max_lr, self.base_momentum, self.max_momentum) if isinstance(v, tuple)]
@@ -654,22 +467,6 @@ class OneCycleLR(_TotalFromTrainer):
         elif self.epochs is not None and self.steps_per_epoch is not None:
             self._set_total(self.epochs * self.steps_per_epoch)
 
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "max_lr": self.max_lr,
-            "total_steps": self.total_steps,
-            "epochs": self.epochs,
-            "steps_per_epoch": self.steps_per_epoch,
-            "pct_start": self.pct_start,
-            "anneal_strategy": self.anneal_strategy,
-            "cycle_momentum": self.cycle_momentum,
-            "base_momentum": self.base_momentum,
-            "max_momentum": self.max_momentum,
-            "div_factor": self.div_factor,
-            "final_div_factor": self.final_div_factor,
-            "three_phase": self.three_phase,
-        }
-
     def _slots(self) -> int | None:
         lists = [v for v in (self.max_lr, self.base_momentum, self.max_momentum) if isinstance(v, tuple)]
         return len(lists[0]) if lists else None
@@ -765,9 +562,6 @@ class SequentialLR(_TorchLRScheduler):
         for member in self.schedulers:
             member._length_owner = self  # members' fractions resolve against this fit
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"schedulers": self.schedulers, "milestones": list(self.milestones)}
-
     def _slots(self) -> int | None:
         return next((s._slots() for s in self.schedulers if s._slots() is not None), None)
 
@@ -812,9 +606,6 @@ class ChainedScheduler(_TorchLRScheduler):
                     "chaining it is order-dependent; chain only StepLR, MultiStepLR, ConstantLR, LinearLR, "
                     "ExponentialLR, PolynomialLR, MultiplicativeLR or ChainedScheduler"
                 )
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"schedulers": self.schedulers}
 
     def _slots(self) -> int | None:
         return next((s._slots() for s in self.schedulers if s._slots() is not None), None)

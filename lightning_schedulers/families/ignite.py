@@ -1,68 +1,43 @@
-"""pytorch-ignite's parameter and state schedulers as Lightning callbacks, with ignite's names.
+"""pytorch-ignite's parameter schedulers as Lightning callbacks, with ignite's names.
 
-Optimizer schedulers (``CosineAnnealingScheduler``, ``LinearCyclicalScheduler``,
-``PiecewiseLinear``, ``ConcatScheduler``, :func:`create_lr_scheduler_with_warmup`) write any
-param-group key named by ``param_name``; state schedulers (``ExpStateScheduler`` and friends)
-write a module attribute reached by the dotted path ``param_name`` from the LightningModule.
-All default to ``interval="step"``.
+``CosineAnnealingScheduler``, ``LinearCyclicalScheduler``, ``PiecewiseLinear``,
+``ConcatScheduler`` and :func:`create_lr_scheduler_with_warmup` write any param-group key named by
+``param_name``; ignite's state schedulers (a module attribute) are in
+:mod:`lightning_schedulers.families.ignite_state`. All default to ``interval="step"``.
 
 Event ``t`` is applied while step (or epoch) ``t`` trains, as ignite's optimizer schedulers
 attached to ``ITERATION_STARTED`` do, so values equal ignite's ``simulate_values`` event for
-event. ignite's state schedulers count from 1 (they run after an iteration completes): here the
-attribute holds ``f(0) = initial_value`` from the start of the fit and ``f(t)`` while event ``t``
-trains, so with ``interval="epoch"`` the value read at the end of epoch ``k`` is ignite's ``k``-th
-value.
+event (to the stated tolerance; see the README's numerical contract).
 
 Example:
     >>> import lightning_schedulers as ls
-    >>> cb = ls.ExpStateScheduler(initial_value=1.0, gamma=0.9, param_name="kl_weight", interval="epoch")
-    >>> cb.simulate(5).round(4).tolist()
-    [1.0, 0.9, 0.81, 0.729, 0.6561]
+    >>> ls.LinearCyclicalScheduler("lr", 1.0, 0.0, cycle_size=4).simulate(5).tolist()
+    [1.0, 0.5, 0.0, 0.5, 1.0]
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar, cast
 
 from lightning_schedulers._validation import check_bool, check_float, check_int, check_sequence
-from lightning_schedulers.callbacks import Binding, SchedulerCallback
-from lightning_schedulers.durations import TrainingFraction, check_duration
-from lightning_schedulers.schedules import (
-    CyclicalAnneal,
-    Exponential,
-    Join,
-    Lambda,
-    MultiStep,
-    Schedule,
-    Shift,
-)
-from lightning_schedulers.schedules import (
-    PiecewiseLinear as PiecewiseLinearSchedule,
-)
-from lightning_schedulers.targets import Attribute, ParamGroup, check_optimizer
-from lightning_schedulers.torch_family import _describe, _growth_ceiling, _TorchLRScheduler
+from lightning_schedulers.callbacks.base import SchedulerCallback
+from lightning_schedulers.callbacks.binding import Binding
+from lightning_schedulers.families.common import _TorchLRScheduler
+from lightning_schedulers.schedules.base import Schedule
+from lightning_schedulers.schedules.composition import Join, Shift
+from lightning_schedulers.schedules.durations import TrainingFraction, check_duration
+from lightning_schedulers.schedules.references import CyclicalAnneal
+from lightning_schedulers.schedules.shapes import PiecewiseLinear as PiecewiseLinearSchedule
+from lightning_schedulers.targets import Attribute, ParamGroup, check_key, check_optimizer, check_path
 
 __all__ = [
     "ConcatScheduler",
     "CosineAnnealingScheduler",
-    "CosineAnnealingStateScheduler",
-    "ExpStateScheduler",
-    "LambdaStateScheduler",
     "LinearCyclicalScheduler",
-    "LinearCyclicalStateScheduler",
-    "MultiStepStateScheduler",
     "PiecewiseLinear",
-    "PiecewiseLinearStateScheduler",
-    "StepStateScheduler",
     "create_lr_scheduler_with_warmup",
 ]
-
-
-def _check_param_name(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"`param_name` must be a non-empty str, got {value!r}")
-    return value
 
 
 def _pairs(value: Any) -> tuple[tuple[int | TrainingFraction, float], ...]:
@@ -104,7 +79,7 @@ class _IgniteScheduler(SchedulerCallback):
             logging_enabled=logging_enabled,
             on_resume=on_resume,
         )
-        self.param_name = _check_param_name(param_name)
+        self.param_name = (check_path if self._state else check_key)("param_name", param_name)
         self.param_group_index = (
             None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
         )
@@ -114,9 +89,6 @@ class _IgniteScheduler(SchedulerCallback):
             Attribute(self.param_name, create_new=self.create_new)  # validates the path now
 
     def _schedule(self) -> Schedule:
-        raise NotImplementedError
-
-    def _arguments(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def _target(self) -> ParamGroup | Attribute:
@@ -131,13 +103,17 @@ class _IgniteScheduler(SchedulerCallback):
         return (Binding(self._target(), (self._schedule(),)),)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={_describe(v)}" for k, v in self._arguments().items())
+        args = self._describe_arguments()
         return f"{type(self).__name__}({args}, param_name={self.param_name!r}, interval={self.interval!r})"
 
 
-def _anneal_arguments(anneal: CyclicalAnneal) -> dict[str, Any]:
-    names = ("start_value", "end_value", "cycle_size", "cycle_mult", "start_value_mult", "end_value_mult")
-    return {name: getattr(anneal, name) for name in (*names, "warmup_duration")}
+_ANNEAL_ARGUMENTS = ("start_value", "end_value", "cycle_size", "cycle_mult", "start_value_mult", "end_value_mult")
+
+
+def _keep_anneal_arguments(callback: SchedulerCallback, anneal: CyclicalAnneal) -> None:
+    """Keep the validated cycle arguments as the callback's attributes (``repr``, fingerprint)."""
+    for name in (*_ANNEAL_ARGUMENTS, "warmup_duration"):
+        setattr(callback, name, getattr(anneal, name))
 
 
 class _Cyclical(_IgniteScheduler):
@@ -168,15 +144,13 @@ class _Cyclical(_IgniteScheduler):
             end_value_mult,
             warmup_duration,
         )
+        _keep_anneal_arguments(self, self._anneal)
 
     def _shape_name(self) -> str:
         return self._shape
 
     def _schedule(self) -> Schedule:
         return self._anneal
-
-    def _arguments(self) -> dict[str, Any]:
-        return _anneal_arguments(self._anneal)
 
 
 class CosineAnnealingScheduler(_Cyclical):
@@ -224,9 +198,6 @@ class LinearCyclicalScheduler(_Cyclical):
     def _shape_name(self) -> str:
         return "linear_monotonic" if self.monotonic else "linear"
 
-    def _arguments(self) -> dict[str, Any]:
-        return {**super()._arguments(), "monotonic": self.monotonic}
-
 
 class PiecewiseLinear(_IgniteScheduler):
     """ignite's ``PiecewiseLinear``: linear between ``(milestone, value)`` pairs, held outside.
@@ -249,9 +220,6 @@ class PiecewiseLinear(_IgniteScheduler):
 
     def _schedule(self) -> Schedule:
         return PiecewiseLinearSchedule(self.milestones_values)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"milestones_values": [list(p) for p in self.milestones_values]}
 
 
 def _member_schedules(member: SchedulerCallback, bases: list[float]) -> list[Schedule]:
@@ -447,221 +415,3 @@ def create_lr_scheduler_with_warmup(
         [0.0, 0.0333, 0.0667, 0.1, 0.3, 0.2799]
     """
     return _WarmupScheduler(lr_scheduler, warmup_start_value, warmup_duration, warmup_end_value, save_history, **kwargs)
-
-
-# ------------------------------------------------------------------------------- state schedulers
-class _StateScheduler(_IgniteScheduler):
-    _state = True
-
-    def __init__(self, param_name: str, save_history: bool = False, create_new: bool = False, **kwargs: Any) -> None:
-        super().__init__(param_name, save_history=save_history, create_new=create_new, **kwargs)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={_describe(v)}" for k, v in self._arguments().items())
-        return (
-            f"{type(self).__name__}({args}, param_name={self.param_name!r}, create_new={self.create_new}, "
-            f"interval={self.interval!r})"
-        )
-
-
-class ExpStateScheduler(_StateScheduler):
-    """``initial_value * gamma ** t`` on a module attribute (ignite's ``ExpStateScheduler``).
-
-    Example:
-        >>> ExpStateScheduler(1.0, 0.5, "kl_weight").simulate(4).tolist()
-        [1.0, 0.5, 0.25, 0.125]
-    """
-
-    def __init__(
-        self,
-        initial_value: float,
-        gamma: float,
-        param_name: str,
-        save_history: bool = False,
-        create_new: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(param_name, save_history, create_new, **kwargs)
-        self.initial_value = check_float("initial_value", initial_value)
-        self.gamma = check_float("gamma", gamma, positive=True)
-        self._schedule()  # validates the combination now
-
-    def _schedule(self) -> Schedule:
-        return Exponential(self.initial_value, self.gamma, end=_growth_ceiling(self.gamma))
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"initial_value": self.initial_value, "gamma": self.gamma}
-
-
-class StepStateScheduler(_StateScheduler):
-    """``initial_value * gamma ** (t // step_size)`` on a module attribute (ignite's ``StepStateScheduler``).
-
-    Example:
-        >>> StepStateScheduler(1.0, 0.5, 2, "kl_weight").simulate(5).tolist()
-        [1.0, 1.0, 0.5, 0.5, 0.25]
-    """
-
-    def __init__(
-        self,
-        initial_value: float,
-        gamma: float,
-        step_size: int,
-        param_name: str,
-        save_history: bool = False,
-        create_new: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(param_name, save_history, create_new, **kwargs)
-        self.initial_value = check_float("initial_value", initial_value)
-        self.gamma = check_float("gamma", gamma, positive=True)
-        self.step_size = check_duration("step_size", step_size, minimum=1)
-        self._schedule()
-
-    def _schedule(self) -> Schedule:
-        ceiling = _growth_ceiling(self.gamma)
-        return Exponential(self.initial_value, self.gamma, steps=self.step_size, staircase=True, end=ceiling)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"initial_value": self.initial_value, "gamma": self.gamma, "step_size": self.step_size}
-
-
-class MultiStepStateScheduler(_StateScheduler):
-    """``initial_value * gamma ** (milestones <= t)`` on a module attribute (ignite's ``MultiStepStateScheduler``).
-
-    Example:
-        >>> MultiStepStateScheduler(1.0, 0.5, [1, 3], "kl_weight").simulate(4).tolist()
-        [1.0, 0.5, 0.5, 0.25]
-    """
-
-    def __init__(
-        self,
-        initial_value: float,
-        gamma: float,
-        milestones: Sequence[int],
-        param_name: str,
-        save_history: bool = False,
-        create_new: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(param_name, save_history, create_new, **kwargs)
-        self._multistep = MultiStep(initial_value, gamma, tuple(check_sequence("milestones", milestones)))
-
-    def _schedule(self) -> Schedule:
-        return self._multistep
-
-    def _arguments(self) -> dict[str, Any]:
-        m = self._multistep
-        return {"initial_value": m.start, "gamma": m.gamma, "milestones": list(m.milestones)}
-
-
-class LambdaStateScheduler(_StateScheduler):
-    """``lambda_obj(t)`` on a module attribute (ignite's ``LambdaStateScheduler``).
-
-    Example:
-        >>> LambdaStateScheduler(lambda t: 1.0 / (t + 1), "temperature").simulate(3).tolist()
-        [1.0, 0.5, 0.3333333333333333]
-    """
-
-    def __init__(
-        self,
-        lambda_obj: Callable[[int], float],
-        param_name: str,
-        save_history: bool = False,
-        create_new: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(param_name, save_history, create_new, **kwargs)
-        if not callable(lambda_obj):
-            raise TypeError(f"`lambda_obj` must be callable, got {lambda_obj!r}")
-        self.lambda_obj = lambda_obj
-
-    def _schedule(self) -> Schedule:
-        return Lambda(self.lambda_obj)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"lambda_obj": self.lambda_obj}
-
-
-class PiecewiseLinearStateScheduler(_StateScheduler):
-    """Linear between ``(milestone, value)`` pairs on a module attribute (ignite's ``PiecewiseLinearStateScheduler``).
-
-    Example:
-        >>> PiecewiseLinearStateScheduler([(0, 0.0), (2, 1.0)], "kl_weight").simulate(4).tolist()
-        [0.0, 0.5, 1.0, 1.0]
-    """
-
-    def __init__(
-        self,
-        milestones_values: Sequence[tuple[int, float]],
-        param_name: str,
-        save_history: bool = False,
-        create_new: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(param_name, save_history, create_new, **kwargs)
-        self.milestones_values = _pairs(milestones_values)
-
-    def _schedule(self) -> Schedule:
-        return PiecewiseLinearSchedule(self.milestones_values)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"milestones_values": [list(p) for p in self.milestones_values]}
-
-
-class _CyclicalState(_StateScheduler):
-    _shape: ClassVar[str]
-
-    def __init__(
-        self,
-        start_value: float,
-        end_value: float,
-        cycle_size: int,
-        param_name: str,
-        cycle_mult: float = 1.0,
-        start_value_mult: float = 1.0,
-        end_value_mult: float = 1.0,
-        warmup_duration: int = 0,
-        save_history: bool = False,
-        create_new: bool = False,
-        monotonic: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(param_name, save_history, create_new, **kwargs)
-        self.monotonic = check_bool("monotonic", monotonic)
-        shape = "linear_monotonic" if self._shape == "linear" and self.monotonic else self._shape
-        self._anneal = CyclicalAnneal(
-            shape, start_value, end_value, cycle_size, cycle_mult, start_value_mult, end_value_mult, warmup_duration
-        )
-
-    def _schedule(self) -> Schedule:
-        return self._anneal
-
-    def _arguments(self) -> dict[str, Any]:
-        return {**_anneal_arguments(self._anneal), "shape": self._anneal.shape}
-
-
-class CosineAnnealingStateScheduler(_CyclicalState):
-    """ignite's cosine cycles (:class:`CosineAnnealingScheduler`) on a module attribute; ignite has none.
-
-    Example:
-        >>> CosineAnnealingStateScheduler(1.0, 0.0, 4, "temperature").simulate(3).round(3).tolist()
-        [1.0, 0.854, 0.5]
-    """
-
-    _shape = "cosine"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("monotonic"):
-            raise ValueError("`monotonic` applies to the linear cyclical schedule only")
-        super().__init__(*args, **kwargs)
-
-
-class LinearCyclicalStateScheduler(_CyclicalState):
-    """ignite's linear cycles (:class:`LinearCyclicalScheduler`) on a module attribute; ignite has none.
-
-    Example:
-        >>> LinearCyclicalStateScheduler(0.0, 1.0, 4, "kl_weight", monotonic=True).simulate(5).tolist()
-        [0.0, 0.25, 0.5, 0.75, 0.0]
-    """
-
-    _shape = "linear"

@@ -15,16 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 from lightning_schedulers._validation import check_choice, check_float
-from lightning_schedulers.durations import check_duration
-from lightning_schedulers.presets import (
+from lightning_schedulers.families.common import _TorchLRScheduler, _TotalFromTrainer
+from lightning_schedulers.schedules.base import Schedule
+from lightning_schedulers.schedules.durations import check_duration
+from lightning_schedulers.schedules.presets import (
     DECAY_SHAPES,
     cosine_cycles,
     polynomial_decay,
     warmup_cosine,
     warmup_stable_decay,
 )
-from lightning_schedulers.schedules import InverseSqrt, Schedule
-from lightning_schedulers.torch_family import _TorchLRScheduler, _TotalFromTrainer
+from lightning_schedulers.schedules.shapes import InverseSqrt
 
 __all__ = ["CosineCyclesLR", "InverseSqrtLR", "PolynomialDecayLR", "WarmupCosineLR", "WarmupStableDecayLR"]
 
@@ -78,14 +79,6 @@ class WarmupCosineLR(_ModernLR):
         self.min_factor = check_float("min_factor", min_factor)
         self._finish_init()
 
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "warmup_steps": self.warmup_steps,
-            "total_steps": self.total_steps,
-            "warmup_start_factor": self.warmup_start_factor,
-            "min_factor": self.min_factor,
-        }
-
     def _factor(self, total: int) -> Schedule:
         return warmup_cosine(1.0, total, self.warmup_steps, self.warmup_start_factor, self.min_factor)
 
@@ -118,16 +111,6 @@ class WarmupStableDecayLR(_ModernLR):
         self.min_factor = check_float("min_factor", min_factor)
         self._finish_init()
 
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "warmup_steps": self.warmup_steps,
-            "decay_steps": self.decay_steps,
-            "total_steps": self.total_steps,
-            "decay": self.decay,
-            "warmup_start_factor": self.warmup_start_factor,
-            "min_factor": self.min_factor,
-        }
-
     def _factor(self, total: int) -> Schedule:
         return warmup_stable_decay(
             1.0, total, self.warmup_steps, self.decay_steps, self.decay, self.warmup_start_factor, self.min_factor
@@ -155,14 +138,6 @@ class PolynomialDecayLR(_ModernLR):
         self.end_factor = check_float("end_factor", end_factor)
         self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=0)
         self._finish_init()
-
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "total_steps": self.total_steps,
-            "power": self.power,
-            "end_factor": self.end_factor,
-            "warmup_steps": self.warmup_steps,
-        }
 
     def _factor(self, total: int) -> Schedule:
         warmup = self._dur(self.warmup_steps)
@@ -197,6 +172,8 @@ class CosineCyclesLR(_TorchLRScheduler):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        min_factor = check_float("min_factor", min_factor)
+        warmup_start_factor = check_float("warmup_start_factor", warmup_start_factor)
         self._schedule = cosine_cycles(
             1.0,
             min_factor,
@@ -208,21 +185,11 @@ class CosineCyclesLR(_TorchLRScheduler):
             warmup_steps,
             warmup_start_factor,
         )
-        self._args = {
-            "cycle_steps": cycle_steps,
-            "cycle_mult": cycle_mult,
-            "cycle_decay": cycle_decay,
-            "cycle_limit": cycle_limit,
-            "k_decay": k_decay,
-            "min_factor": min_factor,
-            "warmup_steps": warmup_steps,
-            "warmup_start_factor": warmup_start_factor,
-        }
+        self.cycle_steps, self.cycle_mult, self.cycle_decay = cycle_steps, cycle_mult, cycle_decay
+        self.cycle_limit, self.k_decay, self.min_factor = cycle_limit, k_decay, min_factor
+        self.warmup_steps, self.warmup_start_factor = warmup_steps, warmup_start_factor
 
     _default_interval = "step"
-
-    def _arguments(self) -> dict[str, Any]:
-        return dict(self._args)
 
     def _factors(self, count: int) -> list[Schedule]:
         return [self._schedule] * count
@@ -244,9 +211,6 @@ class InverseSqrtLR(_TorchLRScheduler):
     def __init__(self, warmup_steps: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=1)
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"warmup_steps": self.warmup_steps}
 
     def _factors(self, count: int) -> list[Schedule]:
         warmup = self._dur(self.warmup_steps)

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
-from lightning_schedulers.durations import check_duration
-from lightning_schedulers.schedules import Exponential, Schedule
-from lightning_schedulers.torch_family import _growth_ceiling, _per_group, _TorchLRScheduler
+from lightning_schedulers.families.common import _per_group, _TorchLRScheduler, growth_ceiling
+from lightning_schedulers.schedules.base import Schedule
+from lightning_schedulers.schedules.durations import check_duration
+from lightning_schedulers.schedules.shapes import Exponential
 
 __all__ = ["ExponentialDecayLR"]
 
@@ -68,23 +69,13 @@ class ExponentialDecayLR(_TorchLRScheduler):
         self.staircase = check_bool("staircase", staircase)
         self.end_value = None if end_value is None else check_float("end_value", end_value)
 
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "base_lr": self.base_lr,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "transition_begin": self.transition_begin,
-            "staircase": self.staircase,
-            "end_value": self.end_value,
-        }
-
     def _slots(self) -> int | None:
         return len(self.base_lr) if isinstance(self.base_lr, tuple) else None
 
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
         starts = bases if self.base_lr is None else _per_group("base_lr", self.base_lr, len(bases), check_float)
-        # Without an end value, unbounded growth saturates at the largest float instead of overflowing.
-        end = self.end_value if self.end_value is not None else _growth_ceiling(self.decay_rate)
+        # Without an end value, growth that overflows float64 is an error at the first such event.
+        end = self.end_value if self.end_value is not None else growth_ceiling(self.decay_rate)
         return [
             Exponential(start, self.decay_rate, self.decay_steps, self.staircase, self.transition_begin, end)
             for start in starts

@@ -1,0 +1,185 @@
+"""Bindings: a target and the schedules that feed it, and their live, block-evaluated form during a fit.
+
+A :class:`Binding` is configuration (picklable, no torch objects). At the start of a fit the
+callback turns each into an :class:`Active`: the bound target, the resolved schedules, and a
+block of precomputed values that the hot path reads a row of per step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lightning_schedulers.schedules.base import Schedule
+from lightning_schedulers.targets import Attribute, BoundParamGroups, BoundTarget, ParamGroup, Target, check_key
+
+__all__ = ["BLOCK", "Active", "Binding", "make_binding"]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One target and how its values are computed.
+
+    Either a single schedule for every slot (param group), one schedule per slot (``per_slot``), or
+    a ``builder`` that turns the base values captured at the start of the fit (one per slot) into
+    one schedule per slot (torch's schedulers that start from each group's initial lr).
+
+    Attributes:
+        target: where the values go.
+        schedules: the schedule(s), unless ``builder`` is given.
+        per_slot: ``schedules`` holds one schedule per slot.
+        builder: ``bases -> schedules``; must return one schedule per base value.
+        slots: the slot count that per-group arguments imply, for :meth:`preview_bases`.
+    """
+
+    target: Target
+    schedules: tuple[Schedule, ...] = ()
+    per_slot: bool = False
+    builder: Callable[[list[float]], list[Schedule]] | None = field(default=None, compare=False)
+    slots: int | None = None
+
+    @property
+    def needs_bases(self) -> bool:
+        """Whether the captured start values enter the computation (and the checkpoint)."""
+        return self.builder is not None or self.target.relative
+
+    def resolve(self, bases: list[float]) -> tuple[list[Schedule], list[float] | None]:
+        """Schedules for each slot, and the per-slot scale of a relative target (else ``None``)."""
+        if self.builder is not None:
+            return list(self.builder(list(bases))), None
+        if self.per_slot:
+            if len(self.schedules) != len(bases):
+                raise ValueError(
+                    f"{self.target.describe()} has {len(bases)} param group(s) but {len(self.schedules)} "
+                    "schedules were given; give one per group or a single schedule"
+                )
+            schedules = list(self.schedules)
+        else:
+            schedules = [self.schedules[0]] * len(bases)
+        return schedules, (list(bases) if self.target.relative else None)
+
+    def preview_bases(self, initial: float | list[float]) -> list[float]:
+        """The base values :meth:`SchedulerCallback.simulate` uses for ``initial``."""
+        single = isinstance(self.target, Attribute) or self.target.param_group_index is not None
+        if isinstance(initial, list):
+            if self.per_slot and len(initial) != len(self.schedules):
+                raise ValueError(
+                    f"`initial` has {len(initial)} values but {self.target.describe()} has "
+                    f"{len(self.schedules)} schedules"
+                )
+            return initial[:1] if single else initial
+        count = 1 if single else self.slots or (len(self.schedules) if self.per_slot else 1)
+        return [initial] * count
+
+
+def _as_target(spec: Any, argument: str) -> Target:
+    if isinstance(spec, (ParamGroup, Attribute)):
+        return spec
+    if isinstance(spec, str):
+        return ParamGroup(check_key(argument, spec))
+    raise TypeError(
+        f"`{argument}` must name targets as a param-group key (str), ParamGroup or Attribute, "
+        f"got {spec!r} ({type(spec).__name__})"
+    )
+
+
+def make_binding(target: Any, spec: Any, argument: str = "target") -> Binding:
+    """Normalise ``target -> schedule`` or ``target -> [schedule per param group]``."""
+    tgt = _as_target(target, argument)
+    if isinstance(spec, Schedule):
+        return Binding(tgt, (spec,), per_slot=False)
+    if isinstance(spec, Sequence) and not isinstance(spec, str) and spec:
+        items = tuple(spec)
+        for i, item in enumerate(items):
+            if not isinstance(item, Schedule):
+                raise TypeError(f"schedule {i} for {tgt.describe()} must be a Schedule, got {item!r}")
+        if isinstance(tgt, Attribute) and len(items) != 1:
+            raise ValueError(f"{tgt.describe()} holds one value; got {len(items)} schedules for it")
+        return Binding(tgt, items, per_slot=True)
+    raise TypeError(
+        f"the schedule for {tgt.describe()} must be a Schedule or a non-empty list of Schedules "
+        f"(one per param group), got {spec!r}"
+    )
+
+
+BLOCK = 512
+"""Events evaluated at once, with numpy, by a vectorisable binding (a few microseconds per block)."""
+
+
+class Active:
+    """A binding resolved against live objects at the start of a fit (hot-path data).
+
+    A binding whose schedules are all vectorisable evaluates the coming :data:`BLOCK` events in
+    one numpy call per slot (the values equal ``value(t)`` bit for bit) and each step then reads a
+    row: a few hundred nanoseconds instead of a Python evaluation per group. Other bindings (user
+    functions, running products) evaluate ``value(t)`` per step. Memory stays constant.
+    """
+
+    __slots__ = (
+        "block",
+        "block_start",
+        "bound",
+        "captured",
+        "floors",
+        "multipliers",
+        "plain",
+        "scale",
+        "schedules",
+        "values",
+        "vectorised",
+    )
+
+    def __init__(
+        self,
+        bound: BoundTarget,
+        schedules: list[Schedule],
+        scale: list[float] | None,
+        captured: list[float] | None,
+    ) -> None:
+        self.bound = bound
+        self.schedules = schedules
+        self.scale = scale
+        self.captured = captured
+        self.values: list[float] = [math.nan] * len(schedules)
+        # Set by plateau reduction: per-slot multipliers and the floor they never push below.
+        self.multipliers: list[float] | None = None
+        self.floors: list[float] = []
+        self.vectorised = all(s.vectorised for s in schedules)
+        self.block: list[list[float]] = []
+        self.block_start = 0
+        self.plain: tuple[list[dict[str, Any]], str] | None = (
+            bound.plain_groups() if isinstance(bound, BoundParamGroups) else None
+        )
+
+    def raw_value(self, j: int, t: int) -> float:
+        """The schedule's value for slot ``j`` at ``t``, before any plateau reduction."""
+        v = self.schedules[j].value(t)
+        return v if self.scale is None else self.scale[j] * v
+
+    def raw_values(self, t: int) -> list[float]:
+        """Every slot's value at ``t`` before plateau reduction (finite, or ``raw_value`` raises later)."""
+        if self.vectorised:
+            offset = t - self.block_start
+            if 0 <= offset < len(self.block):
+                return self.block[offset]
+            self._refill(t)
+            if self.block:
+                return self.block[0]
+        return [self.raw_value(j, t) for j in range(len(self.schedules))]
+
+    def _refill(self, t: int) -> None:
+        ts = np.arange(t, t + BLOCK, dtype=np.float64)
+        columns = []
+        for j, schedule in enumerate(self.schedules):
+            column = schedule._values(ts)
+            columns.append(column if self.scale is None else self.scale[j] * column)
+        table = np.stack(columns, axis=1)
+        bad = ~np.isfinite(table).all(axis=1)
+        # Stop the block before a non-finite value: the scalar path reports it when (if) it is reached.
+        end = int(np.argmax(bad)) if bad.any() else BLOCK
+        self.block = table[:end].tolist()
+        self.block_start = t

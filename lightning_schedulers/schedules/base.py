@@ -1,0 +1,185 @@
+"""The :class:`Schedule` base class: one vectorised formula per schedule, evaluated for one event or many.
+
+A schedule writes its arithmetic once, in ``_values(ts)`` (numpy, float64 event indices).
+``value(t)`` runs that same function on a one-element array and ``values(ts)`` on many, so the two
+return identical floats on every CPU: numpy's SIMD kernels (AVX2 or AVX-512) treat the last,
+partial vector of an array with the same instructions as the full ones. Nothing here imports torch
+or Lightning.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import fields, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lightning_schedulers.schedules.durations import contains_fraction, resolve_durations
+
+__all__ = ["FloatArray", "Schedule", "callable_name", "check_callable", "check_schedule"]
+
+FloatArray = NDArray[np.float64]
+
+
+def times(ts: ArrayLike) -> FloatArray:
+    """Event indices as a float64 array (exact for every index up to 2**53)."""
+    arr = np.asarray(ts)
+    if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
+        raise TypeError(f"`ts` must hold integer event indices, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def set_field(obj: object, name: str, value: Any) -> None:
+    """Normalise a field of a frozen dataclass in ``__post_init__``."""
+    object.__setattr__(obj, name, value)
+
+
+class Schedule:
+    """Base class of every schedule: a pure map from an event index to a float.
+
+    A subclass implements ``_values(ts)`` once, with numpy, on float64 event indices; ``value`` and
+    ``values`` both call it, so they agree exactly. A value that overflows float64 is never
+    returned: ``value`` and ``values`` raise ``ValueError`` naming the arguments responsible.
+
+    Example:
+        >>> from lightning_schedulers.schedules import Linear
+        >>> s = 2.0 * Linear(0.0, 1.0, 4)
+        >>> [s.value(t) for t in range(5)]
+        [0.0, 0.5, 1.0, 1.5, 2.0]
+
+    """
+
+    __slots__ = ()
+
+    #: The arguments that make values grow (named first when a value overflows).
+    _growth: tuple[str, ...] = ()
+
+    def value(self, t: int) -> float:
+        """Return the value at event index ``t``."""
+        return float(self.values((t,))[0])
+
+    def values(self, ts: ArrayLike) -> FloatArray:
+        """Return the values at every event index of ``ts`` as a float64 array."""
+        arr = times(ts)
+        out = self._values(arr)
+        if not np.isfinite(out).all():
+            bad = int(np.argmin(np.isfinite(out).reshape(-1)))
+            raise self.overflow_error(int(arr.reshape(-1)[bad]), float(out.reshape(-1)[bad]))
+        return out
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def overflow_error(self, t: int, got: float) -> ValueError:
+        """The error for a non-finite value ``got`` at event ``t``, naming the arguments behind it."""
+        names = self._growth or tuple(
+            f.name
+            for f in fields(self)  # type: ignore[arg-type]
+            if f.init and isinstance(getattr(self, f.name), (float, Schedule, tuple))
+        )
+        given = ", ".join(f"`{n}`={getattr(self, n)!r}" for n in names)
+        return ValueError(
+            f"{self!r} gives {got!r} at event {t}: {given} overflow float64 there; "
+            "bound the growth (an `end` ceiling, smaller factors) or stop the schedule earlier"
+        )
+
+    def __call__(self, t: int) -> float:
+        return self.value(t)
+
+    def __mul__(self, other: object) -> Schedule:
+        from lightning_schedulers.schedules.composition import Product, Scale
+
+        if isinstance(other, Schedule):
+            return Product((self, other))
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return Scale(self, other)
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def clamp(self, lower: float | None = None, upper: float | None = None) -> Schedule:
+        """Return this schedule with its values clipped to ``[lower, upper]``."""
+        from lightning_schedulers.schedules.composition import Clamp
+
+        return Clamp(self, lower, upper)
+
+    @property
+    def vectorised(self) -> bool:
+        """Whether ``values`` evaluates many events at once cheaply (no user function, no running product).
+
+        Callbacks evaluate such schedules a block of events ahead; the others one event at a time.
+        """
+        for f in fields(self):  # type: ignore[arg-type]
+            if not f.init:
+                continue
+            value = getattr(self, f.name)
+            children = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(c, Schedule) and not c.vectorised for c in children):
+                return False
+        return True
+
+    @property
+    def is_resolved(self) -> bool:
+        """Whether every duration is a number of events (no fraction of training left to resolve)."""
+        return not any(contains_fraction(getattr(self, f.name)) for f in fields(self) if f.init)  # type: ignore[arg-type]
+
+    def resolve(self, total: int) -> Schedule:
+        """This schedule with every fraction of training resolved against a fit of ``total`` events.
+
+        Example:
+            >>> from lightning_schedulers.schedules import Linear, fraction
+            >>> Linear(0.0, 1.0, fraction(0.5)).resolve(10)
+            Linear(start=0.0, end=1.0, steps=5)
+        """
+        if self.is_resolved:
+            return self
+        changes = {f.name: resolve_durations(getattr(self, f.name), total) for f in fields(self) if f.init}  # type: ignore[arg-type]
+        return replace(self, **changes)  # type: ignore[type-var]
+
+
+def check_schedule(name: str, value: Any) -> Schedule:
+    """Return ``value`` after checking it is a :class:`Schedule`."""
+    if not isinstance(value, Schedule):
+        raise TypeError(f"`{name}` must be a Schedule, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def callable_name(fn: Any) -> str:
+    """A stable description of a callable for reprs and checkpoint fingerprints (no addresses)."""
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{name}" if module else str(name)
+
+
+def check_callable(name: str, value: Any) -> Callable[..., float]:
+    """Return ``value`` after checking it is callable."""
+    if not callable(value):
+        raise TypeError(f"`{name}` must be callable, got {value!r} ({type(value).__name__})")
+    return value  # type: ignore[no-any-return]
+
+
+def user_values(fn: Callable[[int], Any], name: str, ts: FloatArray) -> FloatArray:
+    """``fn(int(t))`` for every event of ``ts``: a user function is called once per event, in order."""
+    flat = ts.reshape(-1)
+    out = np.empty(flat.shape, dtype=np.float64)
+    for i, t in enumerate(flat.tolist()):
+        out[i] = as_float(name, fn(int(t)), int(t))
+    return out.reshape(ts.shape)
+
+
+def as_float(name: str, result: Any, t: int) -> float:
+    """A user function's result as a float, or a clear error naming the function's argument."""
+    try:
+        return float(result)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"`{name}` returned {result!r} at event {t}; it must return a real number") from None
+
+
+def finite_or_raise(schedule: Schedule, v: float, t: int) -> float:
+    """``v`` if finite, else the schedule's overflow error (for scalar, stateful evaluation)."""
+    if not math.isfinite(v):
+        raise schedule.overflow_error(t, v)
+    return v
