@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import Logger
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _helpers import ScriptedModule
+from _helpers import ScriptedModule, close_process_group
 
 import lightning_schedulers as ls
 
@@ -67,6 +67,9 @@ class Record(pl.Callback):
         calls = [c for c in logger.calls if c[1]]  # type: ignore[attr-defined]
         payload = {"rows": self.rows, "log_calls": calls, "world_size": trainer.world_size}
         Path(self.out, f"rank{trainer.global_rank}.json").write_text(json.dumps(payload))
+
+    def teardown(self, trainer: pl.Trainer, pl_module: Any, stage: str) -> None:
+        close_process_group()
 
 
 class KLModule(ScriptedModule):
