@@ -9,10 +9,11 @@ or Lightning.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import fields, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -29,7 +30,35 @@ def times(ts: ArrayLike) -> FloatArray:
     arr = np.asarray(ts)
     if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
         raise TypeError(f"`ts` must hold integer event indices, got dtype {arr.dtype}")
-    return arr.astype(np.float64)
+    return arr.astype(np.float64, copy=False)
+
+
+def floor_div(t: FloatArray, period: Any) -> FloatArray:
+    """``t // period`` for event counts ``0 <= t <= 2**53`` and a positive integral ``period``, exactly.
+
+    numpy's float ``//`` follows Python's ``divmod`` and costs several times a division; the
+    rounded quotient is at most one too large, which the correction removes.
+    """
+    k = np.floor(t / period)
+    out: FloatArray = k - (k * period > t)
+    return out
+
+
+def segments(ts: FloatArray, edges: Any, side: Literal["left", "right"] = "right") -> list[Any]:
+    """Index each of the ``len(edges) + 1`` pieces of ``ts`` that ``edges`` separate.
+
+    Piece ``i`` holds the events between ``edges[i - 1]`` and ``edges[i]`` (``searchsorted``'s
+    ``side`` says where an event equal to an edge goes). Sorted times (a simulation, a block of
+    the hot path) give slices, which are views; other times give boolean masks.
+    """
+    bounds = np.asarray(edges, dtype=np.float64)
+    flat = ts.reshape(-1)
+    if ts.ndim == 1 and (flat.size < 2 or bool((flat[1:] >= flat[:-1]).all())):
+        other: Literal["left", "right"] = "left" if side == "right" else "right"
+        cuts = [0, *np.searchsorted(flat, bounds, side=other).tolist(), flat.size]
+        return [slice(a, b) for a, b in itertools.pairwise(cuts)]
+    index = np.searchsorted(bounds, ts, side=side)
+    return [index == i for i in range(len(bounds) + 1)]
 
 
 def set_field(obj: object, name: str, value: Any) -> None:
@@ -65,7 +94,8 @@ class Schedule:
         """Return the values at every event index of ``ts`` as a float64 array."""
         arr = times(ts)
         out = self._values(arr)
-        if not np.isfinite(out).all():
+        # A sum is finite only if every term is; the elementwise test runs only when it is not.
+        if not math.isfinite(float(np.add.reduce(out, axis=None))) and not np.isfinite(out).all():
             bad = int(np.argmin(np.isfinite(out).reshape(-1)))
             raise self.overflow_error(int(arr.reshape(-1)[bad]), float(out.reshape(-1)[bad]))
         return out

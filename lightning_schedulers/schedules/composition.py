@@ -26,6 +26,7 @@ from lightning_schedulers.schedules.base import (
     check_callable,
     check_schedule,
     finite_or_raise,
+    segments,
     set_field,
     user_values,
 )
@@ -93,12 +94,10 @@ class Join(Schedule):
         if len(self.schedules) == 1:
             return self.schedules[0]._values(ts)
         out = np.empty(ts.shape, dtype=np.float64)
-        index = np.searchsorted(np.asarray(self.boundaries, dtype=np.float64), ts, side="right")
-        for i, schedule in enumerate(self.schedules):
-            mask = index == i
-            if mask.any():
-                offset = self.boundaries[i - 1] if i else 0
-                out[mask] = schedule._values(ts[mask] - offset)
+        for i, (schedule, piece) in enumerate(zip(self.schedules, segments(ts, self.boundaries), strict=True)):
+            local = ts[piece]
+            if local.size:
+                out[piece] = schedule._values(local - (self.boundaries[i - 1] if i else 0))
         return out
 
 

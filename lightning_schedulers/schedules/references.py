@@ -21,6 +21,8 @@ from lightning_schedulers.schedules.base import (
     Schedule,
     callable_name,
     check_callable,
+    floor_div,
+    segments,
     set_field,
     user_values,
 )
@@ -67,7 +69,7 @@ class CosineRestarts(Schedule):
         p = int(self.period)
         t = np.minimum(np.maximum(ts, 0.0), MAX_EVENTS)
         if self.mult == 1:
-            t_cur, t_i = t % p, np.float64(p)
+            t_cur, t_i = t - p * floor_div(t, p), np.float64(p)
         else:
             n = np.searchsorted(self._starts, t, side="right") - 1
             t_cur = t - self._starts[n]
@@ -225,17 +227,15 @@ class OneCycle(Schedule):
     def _values(self, ts: FloatArray) -> FloatArray:
         step = np.minimum(np.maximum(ts, 0.0), int(self.total_steps) - 1)
         out = np.empty(ts.shape, dtype=np.float64)
+        # A step belongs to the first phase whose (float) end it does not pass; the last takes the rest.
+        pieces = segments(step, [end for end, _, _ in self._phases[:-1]], side="left")
         begin = 0.0
-        done = np.zeros(ts.shape, dtype=bool)
-        last = len(self._phases) - 1
-        for i, (end, v0, v1) in enumerate(self._phases):
-            mask = ~done & ((step <= end) | (i == last))
-            pct = (step[mask] - begin) / (end - begin)
+        for (end, v0, v1), piece in zip(self._phases, pieces, strict=True):
+            pct = (step[piece] - begin) / (end - begin)
             if self.anneal == "cos":
-                out[mask] = v1 + (v0 - v1) / 2.0 * (np.cos(math.pi * pct) + 1)
+                out[piece] = v1 + (v0 - v1) / 2.0 * (np.cos(math.pi * pct) + 1)
             else:
-                out[mask] = (v1 - v0) * pct + v0
-            done |= mask
+                out[piece] = (v1 - v0) * pct + v0
             begin = end
         return out
 
@@ -289,7 +289,7 @@ class CosineCycles(Schedule):
         t = np.minimum(np.maximum(ts, 0.0), MAX_EVENTS)
         with np.errstate(over="ignore", invalid="ignore"):
             if m == 1.0:
-                i = t // c
+                i = floor_div(t, c)
                 t_i = np.full(t.shape, float(c))
                 t_cur = t - c * i
             else:
@@ -412,7 +412,7 @@ class CyclicalAnneal(Schedule):
             and int(min(warmup0 * self.cycle_mult, MAX_EVENTS)) == warmup0
         )
         if periodic:
-            k = t // (size0 + warmup0)
+            k = floor_div(t, size0 + warmup0)
             return k, k * (size0 + warmup0), float(size0), float(warmup0)
         table = self._grow_table(float(t.max()) if t.size else 0.0)
         begins, sizes, warmups = table["arrays"]
@@ -420,7 +420,7 @@ class CyclicalAnneal(Schedule):
         k, begin = row.astype(np.float64), begins[row]
         if table["fixed"]:  # past the last row the last cycle repeats
             period = sizes[-1] + warmups[-1]
-            extra = np.where(row == len(begins) - 1, (t - begins[-1]) // period, 0.0)
+            extra = np.where(row == len(begins) - 1, floor_div(t - begins[-1], period), 0.0)
             k, begin = k + extra, begin + extra * period
         return k, begin, sizes[row], warmups[row]
 
@@ -428,11 +428,13 @@ class CyclicalAnneal(Schedule):
         t = np.minimum(np.maximum(ts, 0.0), MAX_EVENTS)
         k, begin, size, warmup = self._cycles(t)
         with np.errstate(over="ignore", invalid="ignore"):  # values() reports an overflow by name
-            s_before = self.start_value * np.power(self.start_value_mult, k)
-            s_after = s_before * self.start_value_mult
-            end = self.end_value * np.power(self.end_value_mult, k)
+            # Without multipliers the values are the arguments (no power of 1.0 per event).
+            svm, evm = self.start_value_mult, self.end_value_mult
+            s_before: Any = self.start_value * np.power(svm, k) if svm != 1.0 else self.start_value
+            s_after = s_before * svm
+            end: Any = self.end_value * np.power(evm, k) if evm != 1.0 else self.end_value
             e = t - begin
-            start = np.where(e < size, s_before, s_after)
+            start = s_before if svm == 1.0 else np.where(e < size, s_before, s_after)
             progress = e / size
             if self.shape == "cosine":
                 curve = start + ((end - start) / 2) * (1 - np.cos(math.pi * progress))
@@ -440,6 +442,8 @@ class CyclicalAnneal(Schedule):
                 curve = start + (end - start) * progress
             else:
                 curve = end + (start - end) * np.abs(progress - 0.5) * 2
+            if np.ndim(warmup) == 0 and warmup == 0:
+                return np.asarray(curve, dtype=np.float64)  # no warmup: e never passes the cycle size
             warm = end + (s_after - end) * ((e - size) / np.maximum(warmup, 1.0))
         out: FloatArray = np.where(e > size, warm, curve)
         return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
-from lightning_schedulers.schedules.base import FloatArray, Schedule, set_field
+from lightning_schedulers.schedules.base import FloatArray, Schedule, floor_div, set_field
 from lightning_schedulers.schedules.durations import (
     Duration,
     TrainingFraction,
@@ -117,15 +117,16 @@ class Cosine(Schedule):
         steps = int(self.steps)
         u = np.maximum(ts, 0.0)
         if self.periodic:
-            u = u % (2 * steps)
+            u = u - (2 * steps) * floor_div(u, 2 * steps)
             u = np.where(u > steps, 2 * steps - u, u)
         else:
             u = np.minimum(u, steps)
-        s_head = np.sin(math.pi * u / (2.0 * steps))
-        s_tail = np.sin(math.pi * (steps - u) / (2.0 * steps))
-        head = self.start - (self.start - self.end) * (s_head * s_head)
-        tail = self.end + (self.start - self.end) * (s_tail * s_tail)
-        return np.where(2.0 * u <= steps, head, tail)
+        # First half: start - d * sin(pi u / 2n)**2; second half: end + d * sin(pi (n - u) / 2n)**2.
+        head = 2.0 * u <= steps
+        s = np.sin(math.pi * np.minimum(u, steps - u) / (2.0 * steps))
+        d = self.start - self.end
+        out: FloatArray = np.where(head, self.start, self.end) + np.where(head, -d, d) * (s * s)
+        return out
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ class Exponential(Schedule):
 
     def _values(self, ts: FloatArray) -> FloatArray:
         p = np.maximum(ts - self.begin, 0.0)
-        p = p // self.steps if self.staircase else p / self.steps
+        p = floor_div(p, int(self.steps)) if self.staircase else p / self.steps
         with np.errstate(over="ignore"):  # growth with end=inf: values() reports the overflow by name
             v = self.start * np.power(self.rate, np.minimum(p, self._p_max))
         if self.end is None:
@@ -227,7 +228,7 @@ class Step(Schedule):
         set_field(self, "step_size", check_duration("step_size", self.step_size, minimum=1))
 
     def _values(self, ts: FloatArray) -> FloatArray:
-        v: FloatArray = self.start * np.power(self.gamma, np.maximum(ts, 0.0) // self.step_size)
+        v: FloatArray = self.start * np.power(self.gamma, floor_div(np.maximum(ts, 0.0), int(self.step_size)))
         return v
 
 
