@@ -87,8 +87,11 @@ class Schedule:
     _growth: tuple[str, ...] = ()
 
     def value(self, t: int) -> float:
-        """Return the value at event index ``t``."""
-        return float(self.values((t,))[0])
+        """Return the value at event index ``t``: ``values`` on a one-element array."""
+        v = float(self._values(np.array((t,), dtype=np.float64))[0])
+        if not math.isfinite(v):
+            raise self.overflow_error(int(t), v)
+        return v
 
     def values(self, ts: ArrayLike) -> FloatArray:
         """Return the values at every event index of ``ts`` as a float64 array."""
