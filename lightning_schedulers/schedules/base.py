@@ -88,10 +88,7 @@ class Schedule:
 
     def value(self, t: int) -> float:
         """Return the value at event index ``t``: ``values`` on a one-element array."""
-        v = float(self._values(np.array((t,), dtype=np.float64))[0])
-        if not math.isfinite(v):
-            raise self.overflow_error(int(t), v)
-        return v
+        return finite_or_raise(self, float(self._values(np.array((t,), dtype=np.float64))[0]), int(t))
 
     def values(self, ts: ArrayLike) -> FloatArray:
         """Return the values at every event index of ``ts`` as a float64 array."""
