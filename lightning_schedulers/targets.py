@@ -42,6 +42,9 @@ class BoundTarget(Protocol):
     labels: list[str]
     """Logging names, one per slot."""
 
+    non_negative: bool
+    """Whether a negative value is refused (``lr``, ``weight_decay``, ``momentum``)."""
+
     def read(self) -> list[float]:
         """Current values, one per slot."""
         ...
@@ -135,8 +138,12 @@ class ParamGroup:
             claims.add(("param_group", index, i, "betas[0]" if beta else self.key))
         return claims
 
-    def bind(self, optimizers: Sequence[torch.optim.Optimizer]) -> BoundParamGroups:
-        """Resolve the optimizer and groups; raise if the optimizer, group or key does not exist."""
+    def bind(self, optimizers: Sequence[torch.optim.Optimizer], limit: int | None = None) -> BoundParamGroups:
+        """Resolve the optimizer and groups; raise if the optimizer, group or key does not exist.
+
+        ``limit`` binds only the first ``limit`` groups (a per-group list with fewer entries than
+        the optimizer has groups, after groups were added during the fit).
+        """
         index = self.optimizer_index(optimizers)
         optimizer = optimizers[index]
         groups = optimizer.param_groups
@@ -145,7 +152,8 @@ class ParamGroup:
                 f"`param_group_index`={self.param_group_index} is out of range: "
                 f"{type(optimizer).__name__} has {len(groups)} param group(s)"
             )
-        indices = list(range(len(groups))) if self.param_group_index is None else [self.param_group_index]
+        count = len(groups) if limit is None else min(limit, len(groups))
+        indices = list(range(count)) if self.param_group_index is None else [self.param_group_index]
         beta = False
         for i in indices:
             group = groups[i]
@@ -159,7 +167,9 @@ class ParamGroup:
                 f"its keys are {sorted(k for k in group if k != 'params')}"
             )
         labels = self._labels(optimizers, index, indices)
-        return BoundParamGroups([groups[i] for i in indices], self.key, beta, labels)
+        bound = BoundParamGroups([groups[i] for i in indices], self.key, beta, labels)
+        bound.optimizer, bound.optimizer_index = optimizer, index
+        return bound
 
     def _labels(self, optimizers: Sequence[torch.optim.Optimizer], index: int, indices: list[int]) -> list[str]:
         # Named as LearningRateMonitor does: "lr-SGD", "lr-SGD/pg2", "lr-Adam-1" for the second Adam.
@@ -206,16 +216,25 @@ def resolve_optimizer(ref: int | str, optimizers: Sequence[torch.optim.Optimizer
     return ref
 
 
+NON_NEGATIVE_KEYS = frozenset({"lr", "weight_decay", "momentum"})
+"""Param-group keys that must never receive a negative value (``momentum`` includes ``betas[0]``)."""
+
+
 class BoundParamGroups:
     """A :class:`ParamGroup` bound to live param-group dicts."""
 
-    __slots__ = ("_beta", "_groups", "_key", "_plain", "labels")
+    __slots__ = ("_beta", "_groups", "_key", "_plain", "labels", "non_negative", "optimizer", "optimizer_index")
 
     def __init__(self, groups: list[dict[str, Any]], key: str, beta: bool, labels: list[str]) -> None:
         self._groups = groups
         self._key = key
         self._beta = beta
         self.labels = labels
+        self.non_negative = key in NON_NEGATIVE_KEYS
+        # The optimizer these groups belong to (set by ParamGroup.bind): a fit watches it for
+        # added groups and for being replaced.
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.optimizer_index = 0
         # Plain float entries (the common case) take a fast path; an entry's kind does not change.
         self._plain = not beta and not any(isinstance(g[key], torch.Tensor) for g in groups)
 
@@ -344,13 +363,21 @@ class Attribute:
             )
         else:
             _check_number(self.path, current)
-        return BoundAttribute(parent, leaf, self.path, [self.name or self.path])
+        return BoundAttribute(root, segments, self.path, [self.name or self.path])
 
 
 def _check_number(path: str, value: Any) -> None:
     if isinstance(value, torch.Tensor):
-        if not (value.is_floating_point() or value.is_complex()):
-            raise TypeError(f"attribute {path!r} is a {value.dtype} tensor; a scheduled tensor must be floating point")
+        if not value.is_floating_point():
+            raise TypeError(
+                f"attribute {path!r} is a {value.dtype} tensor; a scheduled tensor must be floating point "
+                "(an integer tensor would truncate every value)"
+            )
+        if value.numel() != 1:
+            raise TypeError(
+                f"attribute {path!r} is a tensor of shape {tuple(value.shape)}; a scheduled tensor must hold "
+                "exactly one value"
+            )
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(
@@ -362,36 +389,55 @@ def _check_number(path: str, value: Any) -> None:
 
 
 class BoundAttribute:
-    """An :class:`Attribute` bound to the live parent object."""
+    """An :class:`Attribute` bound to the LightningModule.
 
-    __slots__ = ("_index", "_leaf", "_parent", "labels", "path")
+    The path is walked from the module on every access, so a parent replaced during the fit
+    (``pl_module.head = nn.Dropout(...)``) is written, not the object it replaced. What the path
+    holds is checked on every write: it must still be a number or a one-element floating-point tensor.
+    """
 
-    def __init__(self, parent: Any, leaf: str, path: str, labels: list[str]) -> None:
-        self._parent = parent
-        self._leaf = leaf
-        # A numeric leaf on a list-like (no such attribute) is written by index.
-        self._index = int(leaf) if leaf.isdigit() and not hasattr(parent, leaf) else None
+    __slots__ = ("_leaf", "_root", "_segments", "labels", "non_negative", "path")
+
+    def __init__(self, root: Any, segments: list[str], path: str, labels: list[str]) -> None:
+        self._root = root
+        self._segments = segments[:-1]
+        self._leaf = segments[-1]
         self.path = path
         self.labels = labels
+        self.non_negative = False
 
-    def _get(self) -> Any:
-        if self._index is not None:
-            return self._parent[self._index]
-        return getattr(self._parent, self._leaf)
+    def _parent(self) -> Any:
+        parent = self._root
+        for segment in self._segments:
+            parent = _child(parent, segment)
+            if parent is _Missing:
+                raise AttributeError(
+                    f"attribute path {self.path!r} no longer resolves: segment {segment!r} is gone "
+                    "(was a parent replaced or deleted during the fit?)"
+                )
+        return parent
+
+    def _get(self, parent: Any) -> Any:
+        current = _child(parent, self._leaf)
+        if current is _Missing:
+            raise AttributeError(f"attribute path {self.path!r} no longer resolves: {self._leaf!r} is gone")
+        _check_number(self.path, current)
+        return current
 
     def read(self) -> list[float]:
-        return [_to_float(self._get())]
+        return [_to_float(self._get(self._parent()))]
 
     def write(self, values: Sequence[float]) -> None:
         v = values[0]
-        current = self._get()
+        parent = self._parent()
+        current = self._get(parent)
         if isinstance(current, torch.Tensor):
             with torch.no_grad():
                 current.fill_(v)
-        elif self._index is not None:
-            self._parent[self._index] = v
+        elif self._leaf.isdigit() and not hasattr(parent, self._leaf):  # a list-like's entry
+            parent[int(self._leaf)] = v
         else:
-            setattr(self._parent, self._leaf, v)
+            setattr(parent, self._leaf, v)
 
 
 Target = ParamGroup | Attribute

@@ -105,12 +105,13 @@ def test_manual_optimization_two_optimizers_by_index_and_by_name(tmp_path: Path)
     probe = Probe(lambda trainer, m: [float(o.param_groups[0]["lr"]) for o in trainer.optimizers])
     logger = CSVLogger(tmp_path, name="run", version=0)
     make_trainer([adam, sgd, probe], max_epochs=1, logger=logger, log_every_n_steps=1).fit(TwoOptimizers())
-    # Two optimizer steps per batch: the global step advances by 2 and values follow it.
+    # Two optimizer steps per batch: the global step advances by 2, but each schedule follows the
+    # steps of its own optimizer (one per batch).
     assert [s for s, _, _ in probe.rows] == list(range(0, 32, 2))
-    a, b = adam.simulate(32), sgd.simulate(32, initial=0.1)
-    for step, _, (lr_adam, lr_sgd) in probe.rows:
-        assert lr_adam == a[step]
-        assert lr_sgd == b[step]
+    a, b = adam.simulate(16), sgd.simulate(16, initial=0.1)
+    for batch, (_, _, (lr_adam, lr_sgd)) in enumerate(probe.rows):
+        assert lr_adam == a[batch]
+        assert lr_sgd == b[batch]
     with open(tmp_path / "run" / "version_0" / "metrics.csv", newline="") as handle:
         names = set(next(csv.reader(handle)))
     assert {"lr-Adam", "lr-SGD"} <= names

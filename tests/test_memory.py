@@ -15,8 +15,13 @@ import lightning_schedulers as ls
 def fake_trainer() -> Any:
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(2)]
     optimizer = torch.optim.SGD([{"params": [p]} for p in params], lr=0.1, momentum=0.9)
+    optimizers = [optimizer]
     return SimpleNamespace(
-        optimizers=[optimizer],
+        optimizers=optimizers,
+        strategy=SimpleNamespace(optimizers=optimizers),
+        lightning_module=SimpleNamespace(automatic_optimization=True),
+        # No progress counters: the callback reads trainer.global_step instead.
+        fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace()),
         global_step=0,
         current_epoch=0,
         loggers=[],
@@ -32,10 +37,11 @@ def fake_trainer() -> Any:
 
 
 def run(callback: Any, trainer: Any, start: int, stop: int) -> None:
-    hook = callback.on_train_batch_start
+    start_hook, end_hook = callback.on_train_batch_start, callback.on_train_batch_end
     for t in range(start, stop):
-        trainer.global_step = t
-        hook(trainer, None, None, 0)
+        start_hook(trainer, None, None, 0)
+        trainer.global_step = t  # the optimizer stepped
+        end_hook(trainer, None, None, None, 0)
 
 
 def test_a_million_steps_do_not_grow_the_callback() -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import lightning.pytorch as pl
 import numpy as np
+import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
@@ -45,9 +46,31 @@ __all__ = ["SchedulerCallback", "fit_length"]
 _PREVIEW_TOTAL: ContextVar[int | None] = ContextVar("lightning_schedulers_preview_total", default=None)
 
 INTERVALS = ("step", "epoch")
+CLOCKS = ("optimizer", "batch")
+STATE_VERSION = 2
 RESUME_POLICIES = ("continue", "restart", "rescale")
 ScheduleSpec = Schedule | Sequence[Schedule]
 TargetSpec = Target | str
+
+
+class _StepCounter:
+    """The steps one optimizer has taken (manual optimization), counted by a step post-hook."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+
+class _GlobalStep:
+    """``trainer.global_step`` behind the counter interface (a fallback for other Lightning versions)."""
+
+    def __init__(self, trainer: pl.Trainer) -> None:
+        self._trainer = trainer
+
+    @property
+    def completed(self) -> int:
+        return int(self._trainer.global_step)
 
 
 class SchedulerCallback(Callback):
@@ -57,7 +80,12 @@ class SchedulerCallback(Callback):
     state, ``simulate`` and ``plot``) lives here, once.
 
     Args:
-        interval: ``"step"`` (clock ``trainer.global_step``) or ``"epoch"`` (``trainer.current_epoch``).
+        interval: ``"step"`` (the clock counts steps, see ``clock``) or ``"epoch"``
+            (``trainer.current_epoch``).
+        clock: what ``interval="step"`` counts: ``"optimizer"`` (default), the steps of the
+            callback's own optimizer (``trainer.global_step`` under automatic optimization; under
+            manual optimization, the ``step()`` calls of that optimizer alone), or ``"batch"``, the
+            training batches of the fit.
         name: logging name; only for a callback that drives a single target.
         save_history: keep every applied value in :attr:`history`.
         logging_enabled: log applied values through ``trainer.loggers``.
@@ -73,12 +101,14 @@ class SchedulerCallback(Callback):
         self,
         *,
         interval: str = "step",
+        clock: str = "optimizer",
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
         on_resume: str = "continue",
     ) -> None:
         self.interval = check_choice("interval", interval, INTERVALS)
+        self.clock = check_choice("clock", clock, CLOCKS)
         self.on_resume = check_choice("on_resume", on_resume, RESUME_POLICIES)
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"`name` must be a non-empty str or None, got {name!r}")
@@ -103,6 +133,29 @@ class SchedulerCallback(Callback):
         self._events_total: int | None = None
         self._length_source: Callable[[], int] | None = None
         self._length_owner: SchedulerCallback = self
+        self._reset_fit()
+
+    def _reset_fit(self) -> None:
+        """Forget everything a previous fit left, so that a reused instance acts as a fresh one."""
+        self.history = []
+        self._horizon_warned = False
+        self._warned: set[str] = set()
+        # The live clock (set when a fit starts): an object and the field of it to read.
+        self._clock_source: Any = None
+        self._clock_field = ""
+        self._counter: _StepCounter | None = None
+        self._hook: Any = None
+        self._hooked: torch.optim.Optimizer | None = None
+        self._trainer: pl.Trainer | None = None
+        # What the hot path watches for a changed setup: the trainer's optimizer list and, per
+        # bound optimizer, its param-group list and the length it had.
+        self._optimizers_seen: list[torch.optim.Optimizer] | None = None
+        self._watch: tuple[tuple[list[dict[str, Any]], int], ...] = ()
+        self._strategy: Any = None
+        # A change decided between two micro-batches of an accumulation window, applied at the step.
+        self._deferred_at: int | None = None
+        # Manual optimization with lengths from the trainer: (batches, steps) at the fit's start.
+        self._rate_check: tuple[Any, int, int] | None = None
 
     # ----------------------------------------------------------------- subclass interface
     def _bindings(self) -> tuple[Binding, ...]:
@@ -119,8 +172,16 @@ class SchedulerCallback(Callback):
         """Plain values a subclass resolved at the start of the fit, kept in the checkpoint."""
         return {}
 
-    def _after_bind(self, restored: dict[str, Any] | None) -> None:
-        """Hook run once the targets are bound, before the first value is written."""
+    def _check_extra(self, extra: dict[str, Any]) -> str | None:
+        """What is wrong with a checkpoint's ``extra`` state for this class, or ``None``."""
+        return None
+
+    def _after_bind(self, restored: dict[str, Any] | None, previous: list[Active] | None = None) -> None:
+        """Hook run once the targets are bound, before the first value is written.
+
+        ``previous`` holds the bindings of the same fit before a rebind (groups added, an
+        optimizer recreated), whose per-slot state carries over.
+        """
 
     def _drives(self, other: SchedulerCallback) -> bool:
         """Whether ``other`` is applied by this callback (a plateau reduction's base)."""
@@ -128,7 +189,7 @@ class SchedulerCallback(Callback):
 
     #: Constructor arguments that every class of a family shares; ``repr`` shows them separately.
     _COMMON_ARGUMENTS: ClassVar[frozenset[str]] = frozenset(
-        ("interval", "optimizer", "param_group_index", "name", "save_history", "logging_enabled", "on_resume")
+        ("interval", "clock", "optimizer", "param_group_index", "name", "save_history", "logging_enabled", "on_resume")
     ) | {"param_name", "create_new"}
 
     def _arguments(self) -> dict[str, Any]:
@@ -145,6 +206,11 @@ class SchedulerCallback(Callback):
     def _config(self) -> str:
         """A description of the configuration, stored in checkpoints to detect a changed setup."""
         return repr(self)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            rank_zero_warn(message)
 
     # ----------------------------------------------------------------- Lightning hooks
     @property
@@ -181,99 +247,334 @@ class SchedulerCallback(Callback):
         """``schedules`` with every fraction of training resolved (the length is read only if needed)."""
         return [s if s.is_resolved else s.resolve(self._durations_total()) for s in schedules]
 
+    def _raw_clock(self, trainer: pl.Trainer) -> int:
+        """The clock's reading now, before the restart offset."""
+        if self.interval == "epoch":
+            return int(trainer.current_epoch)
+        return int(getattr(self._clock_source, self._clock_field))
+
     def _clock(self, trainer: pl.Trainer) -> int:
-        """The schedule's event index now: the trainer's step or epoch, less the restart offset."""
-        raw = trainer.global_step if self.interval == "step" else trainer.current_epoch
-        return int(raw) - self._offset
+        """The schedule's event index now: the clock's reading less the restart offset."""
+        return self._raw_clock(trainer) - self._offset
+
+    def _lengths_from_trainer(self) -> bool:
+        owner = self._length_owner
+        return owner._events_total is not None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         state = self._take_loaded_state()
+        self._reset_fit()
+        self._trainer = trainer
+        self._strategy = trainer.strategy
         extra = state.get("extra") if state is not None else None
+        restored_extra = extra if isinstance(extra, dict) else None
+        if state is not None:
+            self._check_resumed_clock(state)
+        self._setup_clock(trainer, state)
         self._offset = 0
         self._keep_lengths = state is None or self.on_resume == "continue"
         if state is not None:
             self._offset = int(state.get("offset", 0))
             if self.on_resume == "restart":  # count again from the step (or epoch) of the resume
-                self._offset = trainer.global_step if self.interval == "step" else trainer.current_epoch
+                self._offset = self._raw_clock(trainer)
         stored = state.get("events_total") if state is not None and self._keep_lengths else None
         self._events_total = stored if isinstance(stored, int) else None
-        offset, name = self._offset, type(self).__name__
-        self._length_source = lambda: fit_length(trainer, self.interval, name) - offset
-        self._resolve(trainer, extra if isinstance(extra, dict) else None)
+        offset, name, clock = self._offset, type(self).__name__, self.clock
+        self._length_source = lambda: fit_length(trainer, self.interval, name, clock) - offset
+        self._resolve(trainer, restored_extra)
         self._check_conflicts(trainer)
-        self._bind(trainer, pl_module, state)
-        self._after_bind(extra if isinstance(extra, dict) else None)
+        self._bind(trainer, pl_module, _stored_priors(state, self), resumed=state is not None)
+        self._after_bind(restored_extra)
+        if stored is not None and self._lengths_from_trainer():
+            self._warn_if_length_changed(trainer, int(stored))
         self._log_every = (
             int(trainer.log_every_n_steps)  # type: ignore[attr-defined]  # set by Trainer.__init__
             if self.logging_enabled and trainer.loggers and trainer.is_global_zero
             else 0
         )
         self._length_source = None  # resolved by now: hold no reference to the trainer
+        self._start_rate_check(trainer)
         self._last_t = -1
         self._apply(trainer, self._clock(trainer), force_log=True)
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        if self.interval == "step":
-            t = trainer.global_step - self._offset
-            if t != self._last_t:
-                self._apply(trainer, t, force_log=False)
+        # No clock read here: the value for this batch was written when the clock last moved.
+        # Only the setup is checked: an optimizer recreated, param groups added (two identity or
+        # length comparisons).
+        if self._optimizers_seen is not None:
+            if self._strategy.optimizers is not self._optimizers_seen:
+                self._rebind(trainer, pl_module)
+                return
+            for groups, count in self._watch:
+                if len(groups) != count:
+                    self._rebind(trainer, pl_module)
+                    return
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        # Write the next step's value as soon as the optimizer has stepped, so that callbacks that
-        # read it at the next batch start (LearningRateMonitor) see it whatever their order.
-        if self.interval == "step":
-            t = trainer.global_step - self._offset
+        # The one read of the clock per batch: write the next step's value as soon as the
+        # optimizer has stepped, so that callbacks that read it at the next batch start
+        # (LearningRateMonitor) see it whatever their order.
+        if self._clock_source is not None:
+            t = getattr(self._clock_source, self._clock_field) - self._offset
             if t != self._last_t:
                 self._apply(trainer, t, force_log=False)
+        if self._deferred_at is not None:
+            self._apply_deferred(trainer)
+        if self._rate_check is not None:
+            self._check_rate()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.interval == "epoch":
             self._apply(trainer, self._clock(trainer) + 1, force_log=True)
 
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # Hold no reference to the trainer or its optimizers once the fit is over.
+        self._unhook()
+        self._trainer = self._strategy = self._optimizers_seen = None
+        self._watch = ()
+
+    # ----------------------------------------------------------------- the clock
+    def _setup_clock(self, trainer: pl.Trainer, state: dict[str, Any] | None) -> None:
+        """Choose what the step clock reads (see ``clock``), restoring a counted clock from ``state``."""
+        if self.interval == "epoch":
+            return
+        loop = trainer.fit_loop.epoch_loop
+        if self.clock == "batch":
+            self._clock_source, self._clock_field = loop.batch_progress.total, "processed"
+            return
+        if not _is_manual(trainer):
+            # global_step under automatic optimization, read from the counter behind it (the
+            # property costs about a microsecond a read).
+            source: Any = loop
+            for attribute in ("automatic_optimization", "optim_progress", "optimizer", "step", "total"):
+                source = getattr(source, attribute, None)
+            if getattr(source, "completed", None) != trainer.global_step:
+                source = _GlobalStep(trainer)
+            self._clock_source, self._clock_field = source, "completed"
+            return
+        index = self._clock_optimizer(trainer)
+        steps = state.get("steps") if state is not None else None
+        if not isinstance(steps, int):
+            steps = 0 if state is None else int(trainer.global_step) // max(len(trainer.optimizers), 1)
+        self._counter = _StepCounter(steps)
+        self._clock_source, self._clock_field = self._counter, "count"
+        self._hook_optimizer(trainer.optimizers[index])
+
+    def _clock_optimizer(self, trainer: pl.Trainer) -> int:
+        """The optimizer whose steps the clock counts under manual optimization."""
+        indices = {
+            b.target.optimizer_index(trainer.optimizers) for b in self._bindings() if isinstance(b.target, ParamGroup)
+        }
+        if len(indices) == 1:
+            return indices.pop()
+        if not indices and len(trainer.optimizers) == 1:
+            return 0
+        what = f"targets on optimizers {sorted(indices)}" if indices else "no optimizer target"
+        raise ValueError(
+            f"{type(self).__name__}: under manual optimization with {len(trainer.optimizers)} optimizers, "
+            f"clock='optimizer' follows one optimizer's steps, but this callback has {what}; use one callback "
+            "per optimizer, or pass clock='batch' to count training batches"
+        )
+
+    def _hook_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        if self._hooked is optimizer:
+            return
+        self._unhook()
+        self._hook = optimizer.register_step_post_hook(self._on_optimizer_step)
+        self._hooked = optimizer
+
+    def _unhook(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+        self._hook = self._hooked = None
+
+    def _on_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        # Manual optimization: the clock moves when this optimizer steps, and the value for its
+        # next step is written at once (it may step again within the same batch).
+        counter, trainer = self._counter, self._trainer
+        if counter is None or trainer is None:
+            return
+        counter.count += 1
+        t = counter.count - self._offset
+        if t != self._last_t:
+            self._apply(trainer, t, force_log=False)
+
+    def _start_rate_check(self, trainer: pl.Trainer) -> None:
+        # Under manual optimization a length from the trainer assumes one step per batch.
+        if self._counter is not None and self._lengths_from_trainer():
+            progress: Any = trainer.fit_loop.epoch_loop.batch_progress.total
+            self._rate_check = (progress, int(progress.processed), self._counter.count)
+
+    def _check_rate(self) -> None:
+        assert self._rate_check is not None and self._counter is not None
+        progress, batches0, steps0 = self._rate_check
+        batches, steps = int(progress.processed) - batches0, self._counter.count - steps0
+        if batches != steps:
+            self._rate_check = None
+            optimizer = type(self._hooked).__name__
+            rank_zero_warn(
+                f"{type(self).__name__}: under manual optimization its optimizer ({optimizer}) took {steps} step(s) "
+                f"in the first {batches} batch(es) of this fit, but the length resolved from the trainer "
+                f"({self._length_owner._events_total} steps) assumes one step per batch, so the schedule will not "
+                "end with the fit. Give the length in this optimizer's steps (total_steps=..., or explicit "
+                "durations), or pass clock='batch' to follow the training batches."
+            )
+
+    # ----------------------------------------------------------------- checkpoint state
     def state_dict(self) -> dict[str, Any]:
+        if self._loaded_state is not None:
+            # Loaded, and no fit has used it yet (a finished fit resumed, or saved before starting).
+            return dict(self._loaded_state)
         return {
-            "version": 1,
+            "version": STATE_VERSION,
             "config": self._config(),
+            "interval": self.interval,
+            "clock": self.clock,
+            "targets": [a.key for a in self._active],
             "bases": [None if a.captured is None else list(a.captured) for a in self._active],
+            "slots": [len(a.schedules) for a in self._active],
             "offset": self._offset,
             "events_total": self._events_total,
+            "steps": None if self._counter is None else self._counter.count,
             "extra": self._extra_state(),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        problem = _state_problem(state_dict)
+        if problem is None:
+            problem = self._check_extra(state_dict["extra"])
+        if problem is not None:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the checkpoint's state for this callback is not one it "
+                f"wrote ({problem}). Was it edited, or written by another callback with the same state key "
+                f"{self.state_key!r}? Resume from a checkpoint this callback wrote, or remove its entry from "
+                "checkpoint['callbacks'] to start it afresh."
+            )
         self._loaded_state = dict(state_dict)
 
+    def _check_resumed_clock(self, state: dict[str, Any]) -> None:
+        """A checkpoint that counted other events cannot continue: say so, and what to do."""
+        before = (state.get("interval", self.interval), state.get("clock", self.clock))
+        if before != (self.interval, self.clock) and self.on_resume != "restart":
+            raise ValueError(
+                f"{type(self).__name__}: the checkpoint was written with interval={before[0]!r}, clock={before[1]!r} "
+                f"and this callback has interval={self.interval!r}, clock={self.clock!r}: the stored position and "
+                "lengths count other events. Resume with the original settings, or pass on_resume='restart' to "
+                "start the schedule again from the resumed step over the rest of the fit."
+            )
+
+    def _warn_if_length_changed(self, trainer: pl.Trainer, stored: int) -> None:
+        try:
+            now = fit_length(trainer, self.interval, type(self).__name__, self.clock) - self._offset
+        except ValueError:
+            return
+        if now != stored:
+            rank_zero_warn(
+                f"{type(self).__name__}: this fit is {now} {self.interval}s long, but the resumed schedule was sized "
+                f"for {stored} (on_resume='continue' keeps that length, so past it the last value holds). Pass "
+                "on_resume='rescale' to size it to the new fit (same position, new length), or on_resume='restart' "
+                "to run it again over the rest of the fit."
+            )
+
     # ----------------------------------------------------------------- binding and applying
-    def _bind(self, trainer: pl.Trainer, pl_module: pl.LightningModule, state: dict[str, Any] | None) -> None:
+    def _bind(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        priors: dict[str, tuple[list[float] | None, int]] | None,
+        *,
+        resumed: bool,
+    ) -> None:
+        """Bind every target; captured start values come from ``priors`` where they exist.
+
+        ``priors`` maps a target's description to what an earlier binding of it captured (the
+        checkpoint's, or this fit's before a rebind) and how many slots it had. A slot beyond those
+        (a param group added since) gets an anchored start value; a target the checkpoint lacks is
+        an error unless ``on_resume="restart"`` (its current value may already be a scheduled one).
+        """
         bindings = self._bindings()
         if self.name is not None and len(bindings) != 1:
             raise ValueError(
                 f"`name`={self.name!r} names a single target, but this callback drives {len(bindings)}; "
                 "set `name` on each ParamGroup/Attribute instead"
             )
-        loaded = state.get("bases") if state is not None else None
-        if not isinstance(loaded, list) or len(loaded) != len(bindings):
-            loaded = None
+        t = max(self._clock(trainer), 0)
         active: list[Active] = []
-        for i, binding in enumerate(bindings):
+        missing: list[str] = []
+        for binding in bindings:
+            key = binding.target.describe()
+            prior = priors.get(key) if priors is not None else None
             bound = self._bind_target(binding.target, trainer, pl_module)
             current = bound.read()
+            entries = len(binding.schedules) if binding.per_slot else binding.slots
+            if entries is not None and len(current) > entries and prior is not None and prior[1] <= entries:
+                # Groups added during the fit beyond a per-group list: they keep their values.
+                assert isinstance(binding.target, ParamGroup)
+                self._warn_once(
+                    f"unscheduled:{key}:{len(current)}",
+                    f"{type(self).__name__}: {key} now has {len(current)} param groups, but its schedule is a "
+                    f"per-group list of {entries}; group(s) {list(range(entries, len(current)))} are not scheduled "
+                    "and keep their values. Give a single schedule for every group, or schedule them with another "
+                    "callback (param_group_index=...).",
+                )
+                bound = binding.target.bind(trainer.optimizers, limit=entries)
+                current = current[:entries]
             captured: list[float] | None = None
             if binding.needs_bases:
-                restored = loaded[i] if loaded is not None else None
-                ok = isinstance(restored, list) and len(restored) == len(current)
-                captured = [float(v) for v in restored] if ok else current  # type: ignore[union-attr]
+                stored = prior[0] if prior is not None else None
+                if stored is None:
+                    if resumed and priors and self.on_resume != "restart":
+                        missing.append(key)
+                        continue
+                    captured = current
+                elif len(stored) > len(current):
+                    raise ValueError(
+                        f"{type(self).__name__}: {key} had {len(stored)} param group(s) when its start values were "
+                        f"captured, and has {len(current)} now; restore the optimizer's param groups, or pass "
+                        "on_resume='restart' to capture them again"
+                    )
+                else:
+                    captured = list(stored) + _anchored(binding, list(stored), current[len(stored) :], t)
             schedules, scale = binding.resolve(captured if captured is not None else current)
             schedules = self._resolved(schedules)
             slots = len(current)
             if self.name is not None:
                 bound.labels = [self.name] if slots == 1 else [f"{self.name}/pg{j + 1}" for j in range(slots)]
-            active.append(Active(bound, schedules, scale, captured))
+            active.append(Active(bound, schedules, scale, captured, key))
+        if missing:
+            stored_keys = sorted(priors or {})
+            raise ValueError(
+                f"{type(self).__name__}: the checkpoint holds no start value for {missing} (it has {stored_keys}); "
+                "the value such a target holds now may already be a scheduled one, and capturing it would apply the "
+                "schedule twice. Resume with the callback's original targets, or pass on_resume='restart' to start "
+                "the schedules again from the values the targets hold now."
+            )
         self._active = active
+        self._watch_optimizers(trainer)
+
+    def _watch_optimizers(self, trainer: pl.Trainer) -> None:
+        optimizers: list[Any] = []
+        for a in self._active:
+            optimizer = getattr(a.bound, "optimizer", None)
+            if optimizer is not None and all(optimizer is not o for o in optimizers):
+                optimizers.append(optimizer)
+        self._watch = tuple((o.param_groups, len(o.param_groups)) for o in optimizers)
+        self._optimizers_seen = trainer.strategy.optimizers if optimizers else None
+
+    def _rebind(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The setup changed during the fit (groups added, an optimizer recreated): bind again, write now."""
+        previous = self._active
+        priors = {a.key: (a.captured, len(a.schedules)) for a in previous}
+        self._bind(trainer, pl_module, priors, resumed=False)
+        self._after_bind(None, previous)
+        if self._counter is not None:
+            self._hook_optimizer(trainer.optimizers[self._clock_optimizer(trainer)])
+        self._last_t = -1
+        self._apply(trainer, self._clock(trainer), force_log=True)
 
     def _claims(self, trainer: pl.Trainer) -> set[tuple[Any, ...]]:
         claims: set[tuple[Any, ...]] = set()
@@ -374,6 +675,18 @@ class SchedulerCallback(Callback):
             if log or self.save_history:
                 self._record(trainer, log=log)
 
+    def _defer_or_apply(self, trainer: pl.Trainer) -> None:
+        """Write a changed value now, or at the next optimizer step when inside an accumulation window."""
+        if _inside_accumulation_window(trainer):
+            self._deferred_at = int(trainer.global_step)
+            return
+        self._apply(trainer, self._clock(trainer), force_log=True, log_at_end=True)
+
+    def _apply_deferred(self, trainer: pl.Trainer) -> None:
+        if trainer.global_step != self._deferred_at:  # the window's optimizer step has happened
+            self._deferred_at = None
+            self._apply(trainer, self._clock(trainer), force_log=True)
+
     def _values_at(self, active: Active, t: int) -> list[float]:
         """Values at ``t`` outside the block: refill it, or evaluate one event; plateau and finiteness applied."""
         try:
@@ -388,6 +701,12 @@ class SchedulerCallback(Callback):
                 raise FloatingPointError(
                     f"{type(self).__name__}: the schedule for {active.bound.labels[j]!r} gave {v!r} at "
                     f"{self.interval} {t}; refusing to write a non-finite value"
+                )
+            if v < 0 and active.bound.non_negative:
+                raise ValueError(
+                    f"{type(self).__name__}: the schedule for {active.bound.labels[j]!r} ({active.key}) gave the "
+                    f"negative value {v!r} at {self.interval} {t}; refusing to write it (check the schedule's "
+                    "arguments: a negative floor, end value or min_lr)"
                 )
         return values
 
@@ -500,21 +819,163 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def fit_length(trainer: pl.Trainer, interval: str, who: str) -> int:
-    """Total optimizer steps (or epochs) of this fit, or a clear error when it is unknown."""
+def _is_manual(trainer: pl.Trainer) -> bool:
+    module = trainer.lightning_module
+    return module is not None and not module.automatic_optimization
+
+
+def fit_length(trainer: pl.Trainer, interval: str, who: str, clock: str = "optimizer") -> int:
+    """Total events of this fit on the given clock, or a clear error when it is unknown.
+
+    ``"epoch"``: ``max_epochs``. The optimizer clock under automatic optimization:
+    ``trainer.estimated_stepping_batches`` (accumulation- and DDP-aware). The batch clock, and the
+    optimizer clock under manual optimization: the fit's training batches, where ``max_steps``
+    (which counts every optimizer's steps) is taken to mean one step per optimizer per batch.
+    """
     if interval == "epoch":
         epochs = trainer.max_epochs
         if epochs is None or epochs < 0:
             raise ValueError(f"{who}: the number of epochs is unknown (max_epochs={epochs}); give the length")
         return int(epochs)
-    total = trainer.estimated_stepping_batches
-    # Lightning answers inf, or max_steps (-1 when unset), when the length cannot be known.
-    if not math.isfinite(total) or total < 1:
+    manual = _is_manual(trainer)
+    if clock == "optimizer" and not manual:
+        total = trainer.estimated_stepping_batches
+        # Lightning answers inf, or max_steps (-1 when unset), when the length cannot be known.
+        if not math.isfinite(total) or total < 1:
+            raise ValueError(
+                f"{who}: the total number of optimizer steps is unknown (estimated_stepping_batches={total}, "
+                f"max_steps={trainer.max_steps}); set max_steps or give the length in steps"
+            )
+        return int(total)
+    per_epoch = trainer.num_training_batches
+    epochs, max_steps = trainer.max_epochs, trainer.max_steps
+    limits: list[int] = []
+    if math.isfinite(per_epoch) and epochs is not None and epochs >= 0:
+        limits.append(int(per_epoch) * max(int(epochs), 1))
+    if max_steps is not None and max_steps >= 0:
+        if manual:
+            limits.append(math.ceil(max_steps / max(len(trainer.optimizers), 1)))
+        else:
+            accumulate = int(trainer.accumulate_grad_batches)
+            if math.isfinite(per_epoch):
+                per_epoch_steps = math.ceil(int(per_epoch) / accumulate)
+                full, rest = divmod(max_steps, per_epoch_steps)
+                limits.append(full * int(per_epoch) + min(rest * accumulate, int(per_epoch)))
+            else:
+                limits.append(max_steps * accumulate)
+    if not limits or min(limits) < 1:
         raise ValueError(
-            f"{who}: the total number of optimizer steps is unknown (estimated_stepping_batches={total}, "
-            f"max_steps={trainer.max_steps}); set max_steps or give the length in steps"
+            f"{who}: the number of training batches of this fit is unknown (num_training_batches={per_epoch}, "
+            f"max_epochs={epochs}, max_steps={max_steps}); set max_steps or give the length in steps"
         )
-    return int(total)
+    return min(limits)
+
+
+def _inside_accumulation_window(trainer: pl.Trainer) -> bool:
+    """Whether the batches seen since the last optimizer step have not reached it yet (automatic optimization)."""
+    accumulate = int(trainer.accumulate_grad_batches)
+    if accumulate <= 1 or _is_manual(trainer):
+        return False
+    progress = trainer.fit_loop.epoch_loop.batch_progress
+    return progress.current.completed % accumulate != 0 and not progress.is_last_batch
+
+
+def _anchored(binding: Binding, known: list[float], added: list[float], t: int) -> list[float]:
+    """Start values for slots (param groups) that appeared at event ``t`` holding ``added``.
+
+    Each is chosen so that the schedule gives, at ``t``, the value the group was added with, and
+    it follows the schedule's shape from there (torch's chainable schedulers do the same: they
+    multiply whatever lr a group holds). The schedules this package builds are affine in a
+    group's start value, so two evaluations find it. Where the start value does not matter (an
+    absolute schedule) or cannot be solved for (the schedule is 0 there), the added value is used.
+    """
+    if not added:
+        return []
+    n = len(known)
+
+    def values_with(trial: float) -> list[float]:
+        schedules, scale = binding.resolve(known + [trial] * len(added))
+        return [schedules[j].value(t) * (1.0 if scale is None else scale[j]) for j in range(n, n + len(added))]
+
+    try:
+        zero, one = values_with(0.0), values_with(1.0)
+    except (ValueError, ZeroDivisionError):
+        return list(added)
+    out = []
+    for value, a, b in zip(added, zero, one, strict=True):
+        slope = b - a
+        out.append((value - a) / slope if slope != 0.0 and math.isfinite(slope) else value)
+    return out
+
+
+_STATE_KEYS = ("version", "config", "bases", "offset", "events_total", "extra")
+
+
+def _state_problem(state: Any) -> str | None:
+    """What is wrong with a checkpoint state, or ``None`` (checked before anything is used)."""
+    if not isinstance(state, dict):
+        return f"expected a dict, got {type(state).__name__}"
+    missing = [k for k in _STATE_KEYS if k not in state]
+    if missing:
+        return f"missing {missing}"
+    version = state["version"]
+    if version not in (1, STATE_VERSION):
+        return f"unknown version {version!r}"
+    if not isinstance(state["config"], str):
+        return f"config is {state['config']!r}"
+    bases = state["bases"]
+    if not isinstance(bases, list):
+        return f"bases is {bases!r}"
+    for i, entry in enumerate(bases):
+        if entry is None:
+            continue
+        if not isinstance(entry, list) or not all(_is_finite_number(v) for v in entry):
+            return f"bases[{i}] is {entry!r}, not a list of finite numbers"
+    if not isinstance(state["offset"], int) or isinstance(state["offset"], bool) or state["offset"] < 0:
+        return f"offset is {state['offset']!r}"
+    total = state["events_total"]
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 1):
+        return f"events_total is {total!r}"
+    if not isinstance(state["extra"], dict):
+        return f"extra is {state['extra']!r}"
+    if version == STATE_VERSION:
+        if state.get("interval") not in INTERVALS or state.get("clock") not in CLOCKS:
+            return f"interval/clock is {state.get('interval')!r}/{state.get('clock')!r}"
+        targets, slots = state.get("targets"), state.get("slots")
+        if not isinstance(targets, list) or not all(isinstance(k, str) for k in targets) or len(targets) != len(bases):
+            return f"targets is {targets!r} for {len(bases)} bases"
+        if not isinstance(slots, list) or len(slots) != len(bases) or not all(_is_count(n) for n in slots):
+            return f"slots is {slots!r}"
+        steps = state.get("steps")
+        if steps is not None and not _is_count(steps):
+            return f"steps is {steps!r}"
+    return None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _stored_priors(
+    state: dict[str, Any] | None, callback: SchedulerCallback
+) -> dict[str, tuple[list[float] | None, int]] | None:
+    """What a checkpoint captured, by target description (``None``: nothing was captured)."""
+    if state is None:
+        return None
+    bases = state["bases"]
+    if state["version"] == 1:  # no target names: matched by position when the count agrees
+        keys = [b.target.describe() for b in callback._bindings()]
+        if len(keys) != len(bases):
+            return {}
+        return {k: (b, len(b) if b is not None else 0) for k, b in zip(keys, bases, strict=True)}
+    return {
+        k: (None if b is None else [float(v) for v in b], n)
+        for k, b, n in zip(state["targets"], bases, state["slots"], strict=True)
+    }
 
 
 def _training_ends(trainer: pl.Trainer) -> bool:

@@ -125,6 +125,7 @@ class Active:
         "bound",
         "captured",
         "floors",
+        "key",
         "multipliers",
         "plain",
         "scale",
@@ -139,8 +140,10 @@ class Active:
         schedules: list[Schedule],
         scale: list[float] | None,
         captured: list[float] | None,
+        key: str = "",
     ) -> None:
         self.bound = bound
+        self.key = key  # the target's description (checkpoint state, messages)
         self.schedules = schedules
         self.scale = scale
         self.captured = captured
@@ -179,7 +182,10 @@ class Active:
             columns.append(column if self.scale is None else self.scale[j] * column)
         table = np.stack(columns, axis=1)
         bad = ~np.isfinite(table).all(axis=1)
-        # Stop the block before a non-finite value: the scalar path reports it when (if) it is reached.
+        if self.bound.non_negative:
+            bad |= (table < 0).any(axis=1)
+        # Stop the block before a value that cannot be written (non-finite, or negative for a key
+        # that must not be): the scalar path reports it when (if) it is reached.
         end = int(np.argmax(bad)) if bad.any() else BLOCK
         self.block = table[:end].tolist()
         self.block_start = t

@@ -44,6 +44,7 @@ class ScheduleCallback(SchedulerCallback):
         save_history: bool = False,
         logging_enabled: bool = True,
         on_resume: str = "continue",
+        clock: str = "optimizer",
     ) -> None:
         super().__init__(
             interval=interval,
@@ -51,6 +52,7 @@ class ScheduleCallback(SchedulerCallback):
             save_history=save_history,
             logging_enabled=logging_enabled,
             on_resume=on_resume,
+            clock=clock,
         )
         if isinstance(schedule, Mapping):
             if target is not None:

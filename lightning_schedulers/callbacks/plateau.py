@@ -34,6 +34,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
@@ -67,6 +68,7 @@ class _ReduceOnPlateau(SchedulerCallback):
         save_history: bool,
         logging_enabled: bool,
         on_resume: str,
+        clock: str = "optimizer",
     ) -> None:
         if base is not None and not isinstance(base, SchedulerCallback):
             raise TypeError(f"`base` must be a scheduler callback of this package or None, got {base!r}")
@@ -74,6 +76,7 @@ class _ReduceOnPlateau(SchedulerCallback):
             raise TypeError("`base` cannot itself be a plateau callback; reduce once, with one factor")
         super().__init__(
             interval=base.interval if base is not None else "epoch",
+            clock=base.clock if base is not None else clock,
             name=name,
             save_history=save_history,
             logging_enabled=logging_enabled,
@@ -89,6 +92,7 @@ class _ReduceOnPlateau(SchedulerCallback):
         self.strict = check_bool("strict", strict)
         self.verbose = check_bool("verbose", verbose)
         self.state = PlateauState(mode, patience, threshold, threshold_mode, cooldown)
+        self._metric_before: Any = None
         self.floor: float | tuple[float, ...] = (
             tuple(
                 check_float(f"{self._floor_name}[{i}]", v)
@@ -101,11 +105,17 @@ class _ReduceOnPlateau(SchedulerCallback):
         self.base = base
         if base is not None:
             base._length_owner = self  # the base's fractions resolve against this callback's fit
-        self._warned_missing = False
         # The bound target the reductions act on; set when the fit starts (validation needs it).
         self._plateau_active: Active | None = None
 
     _floor_name = "floor"
+
+    def _reset_fit(self) -> None:
+        super()._reset_fit()
+        state = getattr(self, "state", None)
+        if state is not None:  # a reused instance decides afresh (a resumed fit then loads its state)
+            self.state = PlateauState(state.mode, state.patience, state.threshold, state.threshold_mode, state.cooldown)
+        self._plateau_active = None
 
     # -- the target and its schedule
     def _bindings(self) -> tuple[Binding, ...]:
@@ -115,6 +125,14 @@ class _ReduceOnPlateau(SchedulerCallback):
         return self.base._bindings()
 
     def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
+        if not _has_validation(trainer):
+            message = (
+                f"{type(self).__name__}: this fit runs no validation (no validation_step, or limit_val_batches=0), "
+                f"and reductions are decided after each validation run on {self.monitor!r}; add a validation loop"
+            )
+            if self.strict:
+                raise ValueError(message + " (or pass strict=False to train without reductions)")
+            self._warn_once("no-validation", message + "; strict=False: no reduction will happen")
         if self.base is not None:
             # The base runs on this callback's clock and resume policy.
             self.base._offset, self.base._keep_lengths = self._offset, self._keep_lengths
@@ -130,7 +148,31 @@ class _ReduceOnPlateau(SchedulerCallback):
             "plateau": self.state.state_dict(),
             "multipliers": list(multipliers[0]) if multipliers else None,
             "base": self.base._extra_state() if self.base is not None else {},
+            "pending_validation": self._trainer is not None and _validation_due_now(self._trainer),
         }
+
+    def _check_extra(self, extra: dict[str, Any]) -> str | None:
+        plateau = extra.get("plateau")
+        if plateau is None and not extra:
+            return None  # written before the fit bound anything
+        if not isinstance(plateau, dict):
+            return f"extra['plateau'] is {plateau!r}"
+        try:
+            PlateauState(self.state.mode).load_state_dict(plateau)
+        except (KeyError, TypeError, ValueError) as error:
+            return f"extra['plateau'] is {plateau!r} ({type(error).__name__}: {error})"
+        multipliers = extra.get("multipliers")
+        if multipliers is not None and (
+            not isinstance(multipliers, list)
+            or not all(isinstance(m, (int, float)) and not isinstance(m, bool) and 0 < m <= 1 for m in multipliers)
+        ):
+            return f"extra['multipliers'] is {multipliers!r}"
+        base = extra.get("base", {})
+        if not isinstance(base, dict):
+            return f"extra['base'] is {base!r}"
+        if self.base is not None:
+            return self.base._check_extra(base)
+        return None
 
     def _matches(self, binding_target: Target) -> bool:
         t = self.target
@@ -143,8 +185,8 @@ class _ReduceOnPlateau(SchedulerCallback):
             and binding_target.param_group_index == t.param_group_index
         )
 
-    def _after_bind(self, restored: dict[str, Any] | None) -> None:
-        matching = [a for a, b in zip(self._active, self._bindings(), strict=True) if self._matches(b.target)]
+    def _after_bind(self, restored: dict[str, Any] | None, previous: list[Active] | None = None) -> None:
+        matching = [a for a in self._active if a.key == self._target_key()]
         if len(matching) != 1:
             described = [b.target.describe() for b in self._bindings()]
             raise ValueError(
@@ -153,35 +195,81 @@ class _ReduceOnPlateau(SchedulerCallback):
             )
         active = matching[0]
         slots = len(active.schedules)
+        before = next((a for a in previous or () if a.key == active.key), None)
+        known = len(before.schedules) if before is not None else slots
         if isinstance(self.floor, tuple):
-            if len(self.floor) != slots:
+            if len(self.floor) != known:
                 raise ValueError(
-                    f"`{self._floor_name}` has {len(self.floor)} values but {self.target.describe()} has {slots} "
+                    f"`{self._floor_name}` has {len(self.floor)} values but {self.target.describe()} has {known} "
                     "param group(s)"
                 )
-            active.floors = list(self.floor)
+            floors = list(self.floor)[:slots]
+            if slots > len(floors):  # groups added during the fit
+                self._warn_once(
+                    f"floor:{slots}",
+                    f"{type(self).__name__}: `{self._floor_name}` has {len(floors)} values, and param group(s) "
+                    f"{list(range(len(floors), slots))} appeared during the fit; they are reduced without a floor "
+                    f"({self._floor_name}=0)",
+                )
+                floors += [0.0] * (slots - len(floors))
+            active.floors = floors
         else:
             active.floors = [self.floor] * slots
         active.multipliers = [1.0] * slots
-        if restored is not None and isinstance(restored.get("plateau"), dict):
+        if before is not None and before.multipliers is not None:
+            # A rebind: reductions so far stay; a new group starts unreduced from the value it was added with.
+            kept = before.multipliers[:slots]
+            active.multipliers = kept + [1.0] * (slots - len(kept))
+        elif restored is not None and isinstance(restored.get("plateau"), dict):
             self.state.load_state_dict(restored["plateau"])
             saved = restored.get("multipliers")
-            if isinstance(saved, list) and len(saved) == slots:
-                active.multipliers = [float(m) for m in saved]
+            if isinstance(saved, list) and len(saved) <= slots:
+                active.multipliers = [float(m) for m in saved] + [1.0] * (slots - len(saved))
+            if restored.get("pending_validation"):
+                rank_zero_warn(
+                    f"{type(self).__name__}: the checkpoint was saved after the last training batch before a "
+                    f"validation run, before that run; Lightning does not run it when resuming, so the plateau "
+                    f"decision it would have taken (decision {self.state.decisions + 1} on {self.monitor!r}) is lost "
+                    "and later reductions may differ from an uninterrupted fit. Save checkpoints after validation "
+                    "instead: ModelCheckpoint(monitor=...) or every_n_epochs, or an every_n_train_steps that is not "
+                    "a multiple of the validation interval."
+                )
         self._plateau_active = active
 
+    def _target_key(self) -> str:
+        for binding in self._bindings():
+            if self._matches(binding.target):
+                return binding.target.describe()
+        return self.target.describe()
+
     # -- the decision
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # What the monitor holds before this run: if it is the same object afterwards, this run
+        # did not log it (Lightning keeps the last logged value in callback_metrics).
+        self._metric_before = trainer.callback_metrics.get(self.monitor)
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         active = self._plateau_active
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or active is None:
             return
-        value = self._read_metric(trainer)
+        metric = trainer.callback_metrics.get(self.monitor)
+        stale = metric is not None and metric is self._metric_before
+        self._metric_before = None
+        value: float | str | None = "stale" if stale else (None if metric is None else float(metric))
         # Every rank decides on rank zero's value: identical state and values everywhere. A missing
         # metric travels too (as None), so all ranks raise or skip together rather than hang.
         value = trainer.strategy.broadcast(value, src=0)
+        if value == "stale":
+            self._warn_once(
+                "stale",
+                f"{type(self).__name__}: a validation run ended without logging {self.monitor!r}; it takes no "
+                "decision (the value an earlier run logged is not counted again)",
+            )
+            return
         if value is None:
             self._missing_metric(trainer)
             return
+        assert isinstance(value, float)
         if not self.state.step(value):
             return
         # The values that train next: the coming step, or the current epoch (its end writes the next).
@@ -189,19 +277,15 @@ class _ReduceOnPlateau(SchedulerCallback):
         before = list(active.values)
         multipliers = active.multipliers or [1.0] * len(active.schedules)
         active.multipliers = [
-            reduced_multiplier(active.raw_value(j, t), m, self.factor, active.floors[j], self.eps)
+            reduced_multiplier(active.raw_value(j, max(t, 0)), m, self.factor, active.floors[j], self.eps)
             for j, m in enumerate(multipliers)
         ]
-        self._apply(trainer, t, force_log=True, log_at_end=True)  # every reduction is logged
+        self._defer_or_apply(trainer)  # every reduction is logged
         if self.verbose and before != active.values:
             rank_zero_info(
                 f"{type(self).__name__}: {self.monitor} has not improved for {self.state.patience + 1} "
                 f"validation(s); {active.bound.labels} {before} -> {active.values}"
             )
-
-    def _read_metric(self, trainer: pl.Trainer) -> float | None:
-        metric = trainer.callback_metrics.get(self.monitor)
-        return None if metric is None else float(metric)
 
     def _missing_metric(self, trainer: pl.Trainer) -> None:
         available = sorted(trainer.callback_metrics)
@@ -210,9 +294,7 @@ class _ReduceOnPlateau(SchedulerCallback):
         message = f"{type(self).__name__}: monitor {self.monitor!r} is not among the logged metrics {available}{hint}"
         if self.strict:
             raise KeyError(message)
-        if not self._warned_missing:
-            self._warned_missing = True
-            rank_zero_warn(message + " (strict=False: values left unchanged)")
+        self._warn_once("missing", message + " (strict=False: values left unchanged)")
 
     def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> Any:
         """The values before any reduction (a reduction depends on metrics not known in advance)."""
@@ -278,6 +360,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
         save_history: bool = False,
         logging_enabled: bool = True,
         on_resume: str = "continue",
+        clock: str = "optimizer",
     ) -> None:
         target = ParamGroup(
             check_key("param_name", param_name), optimizer=optimizer, param_group_index=param_group_index
@@ -300,6 +383,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
             save_history,
             logging_enabled,
             on_resume,
+            clock,
         )
 
     def __repr__(self) -> str:
@@ -344,6 +428,7 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
         save_history: bool = False,
         logging_enabled: bool = True,
         on_resume: str = "continue",
+        clock: str = "optimizer",
     ) -> None:
         super().__init__(
             monitor,
@@ -363,6 +448,7 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
             save_history,
             logging_enabled,
             on_resume,
+            clock,
         )
 
     def __repr__(self) -> str:
@@ -373,3 +459,29 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
             f"threshold_mode={s.threshold_mode!r}, cooldown={s.cooldown}, floor={self.floor!r}, eps={self.eps!r}, "
             f"base={self.base!r})"
         )
+
+
+def _has_validation(trainer: pl.Trainer) -> bool:
+    """Whether this fit runs validation at all (a ``validation_step`` and batches to run it on)."""
+    module = trainer.lightning_module
+    if module is None or not is_overridden("validation_step", module):
+        return False
+    return trainer.limit_val_batches != 0
+
+
+def _validation_due_now(trainer: pl.Trainer) -> bool:
+    """Whether a checkpoint written now falls between a training batch and the validation due after it.
+
+    True only while the batch's ``on_train_batch_end`` runs (where ``ModelCheckpoint(every_n_train_steps)``
+    saves) and Lightning's loop will validate after it; a fit resumed from such a checkpoint skips
+    that validation.
+    """
+    try:
+        loop = trainer.fit_loop.epoch_loop
+        progress: Any = loop.batch_progress.total
+        fetcher = trainer.fit_loop._data_fetcher
+        if trainer.sanity_checking or fetcher is None or progress.processed != progress.completed + 1:
+            return False
+        return bool(loop._should_check_val_fx(fetcher))
+    except (AttributeError, TypeError):  # another Lightning version: cannot tell
+        return False

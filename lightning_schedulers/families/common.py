@@ -66,6 +66,7 @@ class _TorchLRScheduler(SchedulerCallback):
         save_history: bool = False,
         logging_enabled: bool = True,
         on_resume: str = "continue",
+        clock: str = "optimizer",
     ) -> None:
         super().__init__(
             interval=self._default_interval if interval is None else interval,
@@ -73,6 +74,7 @@ class _TorchLRScheduler(SchedulerCallback):
             save_history=save_history,
             logging_enabled=logging_enabled,
             on_resume=on_resume,
+            clock=clock,
         )
         self.optimizer = check_optimizer(optimizer)
         self.param_group_index = (

@@ -71,6 +71,7 @@ class _IgniteScheduler(SchedulerCallback):
         name: str | None = None,
         logging_enabled: bool = True,
         on_resume: str = "continue",
+        clock: str = "optimizer",
     ) -> None:
         super().__init__(
             interval=interval,
@@ -78,6 +79,7 @@ class _IgniteScheduler(SchedulerCallback):
             save_history=save_history,
             logging_enabled=logging_enabled,
             on_resume=on_resume,
+            clock=clock,
         )
         self.param_name = (check_path if self._state else check_key)("param_name", param_name)
         self.param_group_index = (

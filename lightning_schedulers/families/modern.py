@@ -12,12 +12,13 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lightning_schedulers._validation import check_choice, check_float
 from lightning_schedulers.families.common import _TorchLRScheduler, _TotalFromTrainer
 from lightning_schedulers.schedules.base import Schedule
-from lightning_schedulers.schedules.durations import check_duration
+from lightning_schedulers.schedules.durations import TrainingFraction, check_duration
 from lightning_schedulers.schedules.presets import (
     DECAY_SHAPES,
     cosine_cycles,
@@ -48,6 +49,28 @@ class _ModernLR(_TotalFromTrainer):
 
     def _factors(self, count: int) -> list[Schedule]:
         return [self._factor(self._resolved_total())] * count
+
+    def _fitted(
+        self, lengths: dict[str, int], total: int, fits: Callable[[dict[str, int]], dict[str, int]]
+    ) -> dict[str, int]:
+        """``lengths`` made to fit a fit of ``total`` events, when that total came from the trainer.
+
+        A smoke test (``fast_dev_run``, ``max_steps=1``) must run: lengths that do not fit a fit
+        whose total the user did not give are shrunk, with one warning naming them. With an
+        explicit ``total_steps`` the preset refuses them instead (the arguments contradict each other).
+        """
+        if self.total_steps is not None and not isinstance(self.total_steps, TrainingFraction):
+            return lengths
+        fitted = fits(lengths)
+        changed = {k: (lengths[k], v) for k, v in fitted.items() if v != lengths[k]}
+        if changed:
+            described = ", ".join(f"`{k}`={old} -> {new}" for k, (old, new) in changed.items())
+            self._warn_once(
+                f"shrunk:{total}",
+                f"{type(self).__name__}: this fit is only {total} {self.interval}(s) long; shrinking {described} "
+                "to fit it",
+            )
+        return fitted
 
 
 class WarmupCosineLR(_ModernLR):
@@ -80,7 +103,12 @@ class WarmupCosineLR(_ModernLR):
         self._finish_init()
 
     def _factor(self, total: int) -> Schedule:
-        return warmup_cosine(1.0, total, self.warmup_steps, self.warmup_start_factor, self.min_factor)
+        lengths = self._fitted(
+            {"warmup_steps": self._dur(self.warmup_steps)},
+            total,
+            lambda d: {"warmup_steps": min(d["warmup_steps"], total - 1)},
+        )
+        return warmup_cosine(1.0, total, lengths["warmup_steps"], self.warmup_start_factor, self.min_factor)
 
 
 class WarmupStableDecayLR(_ModernLR):
@@ -112,8 +140,21 @@ class WarmupStableDecayLR(_ModernLR):
         self._finish_init()
 
     def _factor(self, total: int) -> Schedule:
+        def fits(d: dict[str, int]) -> dict[str, int]:
+            decay = min(d["decay_steps"], total)
+            return {"warmup_steps": min(d["warmup_steps"], total - decay), "decay_steps": decay}
+
+        lengths = self._fitted(
+            {"warmup_steps": self._dur(self.warmup_steps), "decay_steps": self._dur(self.decay_steps)}, total, fits
+        )
         return warmup_stable_decay(
-            1.0, total, self.warmup_steps, self.decay_steps, self.decay, self.warmup_start_factor, self.min_factor
+            1.0,
+            total,
+            lengths["warmup_steps"],
+            lengths["decay_steps"],
+            self.decay,
+            self.warmup_start_factor,
+            self.min_factor,
         )
 
 
@@ -140,7 +181,11 @@ class PolynomialDecayLR(_ModernLR):
         self._finish_init()
 
     def _factor(self, total: int) -> Schedule:
-        warmup = self._dur(self.warmup_steps)
+        warmup = self._fitted(
+            {"warmup_steps": self._dur(self.warmup_steps)},
+            total,
+            lambda d: {"warmup_steps": min(d["warmup_steps"], total - 1)},
+        )["warmup_steps"]
         if warmup >= total:
             raise ValueError(f"`warmup_steps` must be < the total of {total} events, got warmup_steps={warmup}")
         return polynomial_decay(1.0, self.end_factor, total - warmup, self.power, warmup)
