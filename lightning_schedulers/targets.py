@@ -396,15 +396,28 @@ class BoundAttribute:
     holds is checked on every write: it must still be a number or a one-element floating-point tensor.
     """
 
-    __slots__ = ("_leaf", "_root", "_segments", "labels", "non_negative", "path")
+    __slots__ = ("_leaf", "_root", "_segments", "_written", "labels", "non_negative", "path")
 
     def __init__(self, root: Any, segments: list[str], path: str, labels: list[str]) -> None:
         self._root = root
         self._segments = segments[:-1]
         self._leaf = segments[-1]
+        self._written: Any = None  # the parent last written to
         self.path = path
         self.labels = labels
         self.non_negative = False
+
+    @property
+    def nested(self) -> bool:
+        """Whether the path goes through objects that can be replaced (it has a parent other than the module)."""
+        return bool(self._segments)
+
+    def parent_replaced(self) -> bool:
+        """Whether the path now leads to another parent object than the one last written to."""
+        try:
+            return self._parent() is not self._written
+        except AttributeError:
+            return True  # gone: the next write says so
 
     def _parent(self) -> Any:
         parent = self._root
@@ -429,7 +442,7 @@ class BoundAttribute:
 
     def write(self, values: Sequence[float]) -> None:
         v = values[0]
-        parent = self._parent()
+        parent = self._written = self._parent()
         current = self._get(parent)
         if isinstance(current, torch.Tensor):
             with torch.no_grad():

@@ -35,7 +35,7 @@ from lightning_schedulers.callbacks.binding import Active, Binding
 from lightning_schedulers.plateau import apply_reduction
 from lightning_schedulers.schedules.base import Schedule, callable_name
 from lightning_schedulers.schedules.durations import TrainingFraction
-from lightning_schedulers.targets import BoundTarget, ParamGroup, Target
+from lightning_schedulers.targets import BoundAttribute, BoundTarget, ParamGroup, Target
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -151,6 +151,7 @@ class SchedulerCallback(Callback):
         # bound optimizer, its param-group list and the length it had.
         self._optimizers_seen: list[torch.optim.Optimizer] | None = None
         self._watch: tuple[tuple[list[dict[str, Any]], int], ...] = ()
+        self._nested: tuple[BoundAttribute, ...] = ()  # attributes whose parent can be replaced
         self._strategy: Any = None
         # A change decided between two micro-batches of an accumulation window, applied at the step.
         self._deferred_at: int | None = None
@@ -302,7 +303,11 @@ class SchedulerCallback(Callback):
     ) -> None:
         # No clock read here: the value for this batch was written when the clock last moved.
         # Only the setup is checked: an optimizer recreated, param groups added (two identity or
-        # length comparisons).
+        # length comparisons), an attribute's parent replaced (a walk of its path).
+        for attribute in self._nested:
+            if attribute.parent_replaced():
+                self._rebind(trainer, pl_module)
+                return
         if self._optimizers_seen is not None:
             if self._strategy.optimizers is not self._optimizers_seen:
                 self._rebind(trainer, pl_module)
@@ -335,7 +340,7 @@ class SchedulerCallback(Callback):
         # Hold no reference to the trainer or its optimizers once the fit is over.
         self._unhook()
         self._trainer = self._strategy = self._optimizers_seen = None
-        self._watch = ()
+        self._watch, self._nested = (), ()
 
     # ----------------------------------------------------------------- the clock
     def _setup_clock(self, trainer: pl.Trainer, state: dict[str, Any] | None) -> None:
@@ -384,24 +389,28 @@ class SchedulerCallback(Callback):
         if self._hooked is optimizer:
             return
         self._unhook()
-        self._hook = optimizer.register_step_post_hook(self._on_optimizer_step)
+        self._hook = (
+            optimizer.register_step_pre_hook(self._before_optimizer_step),
+            optimizer.register_step_post_hook(self._after_optimizer_step),
+        )
         self._hooked = optimizer
 
     def _unhook(self) -> None:
-        if self._hook is not None:
-            self._hook.remove()
+        for handle in self._hook or ():
+            handle.remove()
         self._hook = self._hooked = None
 
-    def _on_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        # Manual optimization: the clock moves when this optimizer steps, and the value for its
-        # next step is written at once (it may step again within the same batch).
+    def _after_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        # Manual optimization: the clock is this optimizer's step count. The next value is written
+        # at the end of the batch (where LearningRateMonitor expects it), or before the optimizer
+        # steps again within the same batch.
+        if self._counter is not None:
+            self._counter.count += 1
+
+    def _before_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         counter, trainer = self._counter, self._trainer
-        if counter is None or trainer is None:
-            return
-        counter.count += 1
-        t = counter.count - self._offset
-        if t != self._last_t:
-            self._apply(trainer, t, force_log=False)
+        if counter is not None and trainer is not None and counter.count - self._offset != self._last_t:
+            self._apply(trainer, counter.count - self._offset, force_log=False)
 
     def _start_rate_check(self, trainer: pl.Trainer) -> None:
         # Under manual optimization a length from the trainer assumes one step per batch.
@@ -563,6 +572,7 @@ class SchedulerCallback(Callback):
             if optimizer is not None and all(optimizer is not o for o in optimizers):
                 optimizers.append(optimizer)
         self._watch = tuple((o.param_groups, len(o.param_groups)) for o in optimizers)
+        self._nested = tuple(a.bound for a in self._active if isinstance(a.bound, BoundAttribute) and a.bound.nested)
         self._optimizers_seen = trainer.strategy.optimizers if optimizers else None
 
     def _rebind(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

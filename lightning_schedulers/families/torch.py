@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -77,6 +78,31 @@ class _LambdaScheduler(_TorchLRScheduler):
     def _functions(self, count: int) -> list[Callable[[int], float]]:
         return _per_group("lr_lambda", self.lr_lambda, count, lambda _, f: f)
 
+    def _lambda_list(self) -> list[Callable[[int], float]]:
+        return self.lr_lambda if isinstance(self.lr_lambda, list) else [self.lr_lambda]
+
+    def _extra_state(self) -> dict[str, Any]:
+        # As torch's LambdaLR/MultiplicativeLR: the attributes of a callable object are saved
+        # (functions and lambdas have none worth saving), so a stateful lr_lambda resumes.
+        return {"lr_lambdas": [None if _is_plain_function(fn) else dict(vars(fn)) for fn in self._lambda_list()]}
+
+    def _check_extra(self, extra: dict[str, Any]) -> str | None:
+        saved = extra.get("lr_lambdas")
+        if saved is None:
+            return None
+        if not isinstance(saved, list) or len(saved) != len(self._lambda_list()):
+            return f"extra['lr_lambdas'] is {saved!r} for {len(self._lambda_list())} lr_lambda(s)"
+        if not all(entry is None or isinstance(entry, dict) for entry in saved):
+            return f"extra['lr_lambdas'] is {saved!r}"
+        return None
+
+    def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
+        saved = (restored or {}).get("lr_lambdas")
+        if isinstance(saved, list):
+            for fn, attributes in zip(self._lambda_list(), saved, strict=True):
+                if attributes is not None and not _is_plain_function(fn):
+                    vars(fn).update(attributes)
+
 
 class LambdaLR(_LambdaScheduler):
     """Each group's initial lr times ``lr_lambda(t)`` (torch's ``LambdaLR``).
@@ -95,6 +121,11 @@ class LambdaLR(_LambdaScheduler):
         fns = self._functions(len(bases))
         # torch computes base_lr * lmbda(epoch): Scale does exactly that product.
         return [Scale(Lambda(fn), base) for fn, base in zip(fns, bases, strict=True)]
+
+
+def _is_plain_function(fn: Any) -> bool:
+    """A function or lambda (torch saves nothing for these), as opposed to a callable object with state."""
+    return isinstance(fn, types.FunctionType) or not hasattr(fn, "__dict__")
 
 
 def _check_lambdas(name: str, value: Any) -> Any:
