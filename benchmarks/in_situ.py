@@ -1,0 +1,173 @@
+"""In-situ cost of scheduling: the time spent inside the scheduling hooks during a real ``Trainer.fit``.
+
+Whole-fit timings on a small machine vary by more than the whole cost of scheduling, so this
+times only what runs inside the hooks, per batch, during real fits (a tiny model, batch size 1,
+a CSV logger, ``log_every_n_steps=50``). Contenders, interleaved round by round in one process:
+
+* **ours**: ``ls.OneCycleLR(max_lr=0.1)`` (lr and momentum) and ``ls.CosineAnnealingLR`` (lr),
+  timed inside all of the callback's hooks;
+* **built-in**: Lightning's own path, torch's ``OneCycleLR`` returned from ``configure_optimizers``
+  with ``interval="step"`` plus ``LearningRateMonitor``, timed inside the monitor's hooks and
+  Lightning's ``update_lr_schedulers``;
+* **floor**: a hand-written callback that reads ``global_step``, computes a cosine, writes the
+  param groups and logs every 50 steps.
+
+Every timed function goes through the same wrapper, so the wrapper's own cost is in every number.
+Run: ``python benchmarks/in_situ.py [--batches 3000 --rounds 7]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import math
+import platform
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import lightning
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader, TensorDataset
+
+import lightning_schedulers as ls
+
+warnings.filterwarnings("ignore")
+logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+# Per-batch hooks; on_train_start (binding, once a fit) is timed apart.
+HOOKS = ("on_train_batch_start", "on_train_batch_end", "on_train_epoch_end", "on_validation_end")
+
+
+class Clock:
+    """Accumulates the time spent in the functions it wraps."""
+
+    def __init__(self) -> None:
+        self.ns = 0
+
+    def wrap(self, owner: Any, name: str) -> None:
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter_ns()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.ns += time.perf_counter_ns() - start
+
+        setattr(owner, name, timed)
+
+
+class Floor(pl.Callback):
+    """The least a scheduling callback can do: read the clock, compute a cosine, write, log every 50."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.groups: list[dict[str, Any]] = []
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.groups = trainer.optimizers[0].param_groups
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, i: int) -> None:
+        t = trainer.global_step
+        lr = 0.001 + (0.1 - 0.001) * 0.5 * (1.0 + math.cos(math.pi * t / self.total))
+        for group in self.groups:
+            group["lr"] = lr
+        if t % 50 == 0:
+            for logger in trainer.loggers:
+                logger.log_metrics({"lr-SGD": lr}, step=t)
+
+
+class Tiny(pl.LightningModule):
+    def __init__(self, builtin: bool, total: int) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+        self.builtin, self.total = builtin, total
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return torch.nn.functional.mse_loss(self.layer(x), y)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+        if not self.builtin:
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1, total_steps=self.total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def fit(kind: str, batches: int) -> tuple[float, float]:
+    """Microseconds per batch spent in the contender's hooks during one fit, and in its on_train_start."""
+    x, y = torch.randn(batches, 4), torch.randn(batches, 1)
+    clock, start = Clock(), Clock()
+    callbacks: list[pl.Callback]
+    if kind == "ours: OneCycleLR":
+        callbacks = [ls.OneCycleLR(0.1)]
+    elif kind == "ours: CosineAnnealingLR":
+        callbacks = [ls.CosineAnnealingLR(T_max=batches, eta_min=0.001, interval="step")]
+    elif kind == "built-in":
+        callbacks = [LearningRateMonitor(logging_interval="step")]
+    else:
+        callbacks = [Floor(batches)]
+    for callback in callbacks:
+        for hook in HOOKS:
+            if getattr(type(callback), hook) is not getattr(pl.Callback, hook):  # implemented, not inherited
+                clock.wrap(callback, hook)
+        start.wrap(callback, "on_train_start")
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_epochs=1,
+            callbacks=callbacks,
+            logger=CSVLogger(folder),
+            log_every_n_steps=50,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+        )
+        if kind == "built-in":  # Lightning steps the torch scheduler here, once per batch
+            clock.wrap(trainer.fit_loop.epoch_loop, "update_lr_schedulers")
+        trainer.fit(Tiny(kind == "built-in", batches), DataLoader(TensorDataset(x, y), batch_size=1))
+    return clock.ns / 1e3 / batches, start.ns / 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    kinds = ("ours: OneCycleLR", "ours: CosineAnnealingLR", "built-in", "floor")
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    starts: dict[str, list[float]] = {k: [] for k in kinds}
+    for _ in range(args.rounds):
+        for kind in kinds:
+            per_batch, once = fit(kind, args.batches)
+            times[kind].append(per_batch)
+            starts[kind].append(once)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(
+        f"# {platform.machine()}, {platform.python_version()}, torch {torch.__version__}, "
+        f"Lightning {lightning.__version__}; {args.batches} batches x {args.rounds} rounds, medians"
+    )
+    print("| contender | µs per batch inside the hooks | / floor | / built-in | on_train_start, µs once |")
+    print("|---|---|---|---|---|")
+    for kind in kinds:
+        once = statistics.median(starts[kind])
+        print(
+            f"| {kind} | {med[kind]:.2f} | {med[kind] / med['floor']:.2f} | {med[kind] / med['built-in']:.2f} "
+            f"| {once:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
