@@ -12,7 +12,8 @@ a CSV logger, ``log_every_n_steps=50``). Contenders, interleaved round by round 
 * **floor**: a hand-written callback that reads ``global_step``, computes a cosine, writes the
   param groups and logs every 50 steps.
 
-Every timed function goes through the same wrapper, so the wrapper's own cost is in every number.
+Every timed function goes through the same wrapper, so the wrapper's own cost is in every number;
+two empty callbacks (one and two timed per-batch hooks) measure it, and a second table subtracts it.
 Run: ``python benchmarks/in_situ.py [--batches 3000 --rounds 7]``.
 """
 
@@ -86,6 +87,20 @@ class Floor(pl.Callback):
                 logger.log_metrics({"lr-SGD": lr}, step=t)
 
 
+class Empty1(pl.Callback):
+    """Calibration: what the timing wrapper costs in situ around one empty per-batch hook."""
+
+    def on_train_batch_start(self, *args: Any) -> None:
+        pass
+
+
+class Empty2(Empty1):
+    """Calibration: two empty per-batch hooks (ours has two: a setup check at the start, the clock at the end)."""
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        pass
+
+
 class Tiny(pl.LightningModule):
     def __init__(self, builtin: bool, total: int) -> None:
         super().__init__()
@@ -115,6 +130,10 @@ def fit(kind: str, batches: int) -> tuple[float, float]:
         callbacks = [ls.CosineAnnealingLR(T_max=batches, eta_min=0.001, interval="step")]
     elif kind == "built-in":
         callbacks = [LearningRateMonitor(logging_interval="step")]
+    elif kind == "empty, 1 hook":
+        callbacks = [Empty1()]
+    elif kind == "empty, 2 hooks":
+        callbacks = [Empty2()]
     else:
         callbacks = [Floor(batches)]
     for callback in callbacks:
@@ -146,7 +165,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    kinds = ("ours: OneCycleLR", "ours: CosineAnnealingLR", "built-in", "floor")
+    kinds = ("ours: OneCycleLR", "ours: CosineAnnealingLR", "built-in", "floor", "empty, 1 hook", "empty, 2 hooks")
     times: dict[str, list[float]] = {k: [] for k in kinds}
     starts: dict[str, list[float]] = {k: [] for k in kinds}
     for _ in range(args.rounds):
@@ -167,6 +186,19 @@ def main() -> None:
             f"| {kind} | {med[kind]:.2f} | {med[kind] / med['floor']:.2f} | {med[kind] / med['built-in']:.2f} "
             f"| {once:.0f} |"
         )
+    # Net of the timing wrapper: each contender less the empty callback with as many timed hooks.
+    floor = med["floor"] - med["empty, 1 hook"]
+    print("\nNet of the wrapper (less the empty callback with the same number of timed per-batch hooks):")
+    print("| contender | µs per batch | / floor |")
+    print("|---|---|---|")
+    for kind, empty in (
+        ("ours: OneCycleLR", "empty, 2 hooks"),
+        ("ours: CosineAnnealingLR", "empty, 2 hooks"),
+        ("built-in", "empty, 2 hooks"),
+        ("floor", "empty, 1 hook"),
+    ):
+        net = med[kind] - med[empty]
+        print(f"| {kind} | {net:.2f} | {net / floor:.2f} |")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Every comparison runs its contenders interleaved, round after round, in one proc
 medians and ratios, so machine noise hits all of them alike. Run: ``python benchmarks/run.py``
 (about two minutes on 2 CPU cores; ``--quick`` for a smoke run). The README's table comes from it.
 
-1. Hook cost per step: the callback's ``on_train_batch_start`` work against torch's
+1. Hook cost per step: the callback's per-batch hooks' work against torch's
    ``scheduler.step()`` for the same schedule, and against the floor: computing the value in plain
    Python and writing it into the param groups.
 2. End-to-end overhead per batch inside ``Trainer.fit`` (a tiny model, batch size 1, CSV logging on):
@@ -62,9 +62,14 @@ def _optimizer(groups: int = 3) -> torch.optim.Optimizer:
 
 
 def _fake_trainer(optimizer: torch.optim.Optimizer) -> Any:
-    # What the hooks read: the clock, the optimizers, the logging settings.
+    # What the hooks read: the clock, the optimizers, the logging settings. With no progress
+    # counters in fit_loop the callback reads trainer.global_step.
+    optimizers = [optimizer]
     return SimpleNamespace(
-        optimizers=[optimizer],
+        optimizers=optimizers,
+        strategy=SimpleNamespace(optimizers=optimizers),
+        lightning_module=SimpleNamespace(automatic_optimization=True),
+        fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace()),
         global_step=0,
         current_epoch=0,
         loggers=[],
@@ -84,11 +89,12 @@ def hook_per_step(make: Callable[[], ls.SchedulerCallback], steps: int) -> Calla
         callback = make()
         trainer = _fake_trainer(_optimizer())
         callback.on_train_start(trainer, None)  # type: ignore[arg-type]
-        hook = callback.on_train_batch_start
+        begin, end = callback.on_train_batch_start, callback.on_train_batch_end
         start = time.perf_counter()
         for t in range(1, steps + 1):
+            begin(trainer, None, None, 0)  # type: ignore[arg-type]
             trainer.global_step = t
-            hook(trainer, None, None, 0)  # type: ignore[arg-type]
+            end(trainer, None, None, None, 0)  # type: ignore[arg-type]
         return (time.perf_counter() - start) / steps
 
     return run
