@@ -28,7 +28,6 @@ import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import lightning
