@@ -35,6 +35,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import CSVLogger
+from run import Tiny  # benchmarks/run.py: the same tiny model (torch's OneCycleLR when built in)
 from torch.utils.data import DataLoader, TensorDataset
 
 import lightning_schedulers as ls
@@ -98,24 +99,6 @@ class Empty2(Empty1):
 
     def on_train_batch_end(self, *args: Any) -> None:
         pass
-
-
-class Tiny(pl.LightningModule):
-    def __init__(self, builtin: bool, total: int) -> None:
-        super().__init__()
-        self.layer = torch.nn.Linear(4, 1)
-        self.builtin, self.total = builtin, total
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        return torch.nn.functional.mse_loss(self.layer(x), y)
-
-    def configure_optimizers(self) -> Any:
-        optimizer = torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
-        if not self.builtin:
-            return optimizer
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 0.1, total_steps=self.total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 def fit(kind: str, batches: int) -> tuple[float, float]:

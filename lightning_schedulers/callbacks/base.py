@@ -339,7 +339,7 @@ class SchedulerCallback(Callback):
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         # Hold no reference to the trainer or its optimizers once the fit is over.
         self._unhook()
-        self._trainer = self._strategy = self._optimizers_seen = None
+        self._trainer = self._strategy = self._optimizers_seen = self._clock_source = None
         self._watch, self._nested = (), ()
 
     # ----------------------------------------------------------------- the clock
