@@ -214,6 +214,12 @@ def preview(
     for callback in callbacks:
         if not isinstance(callback, SchedulerCallback):
             continue
+        if callback.interval == "step" and callback.clock == "batch" and plan.accumulate_grad_batches > 1:
+            raise ValueError(
+                f"{callback!r} counts batches (clock='batch'), and with accumulate_grad_batches="
+                f"{plan.accumulate_grad_batches} its value changes within an optimizer step, the preview's unit; "
+                "preview it with simulate(number of batches)"
+            )
         if callback.interval == "step":
             labels, columns = callback._columns(steps, initial, length=steps)
         else:

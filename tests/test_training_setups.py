@@ -303,3 +303,12 @@ def test_a_warmup_longer_than_the_fit_is_shrunk_with_one_warning() -> None:
         make_trainer([wsd], max_steps=20).fit(TinyModule())
     with pytest.raises(ValueError, match=r"`warmup_steps` must be < `total_steps`"):
         ls.WarmupCosineLR(warmup_steps=100, total_steps=50)  # lengths the user gave that contradict
+
+
+def test_preview_refuses_a_batch_clock_under_accumulation() -> None:
+    plan = ls.FitPlan(max_epochs=1, batches_per_epoch=8, accumulate_grad_batches=2)
+    with pytest.raises(ValueError, match=r"counts batches \(clock='batch'\).*simulate"):
+        ls.preview([ls.StepLR(2, interval="step", clock="batch")], plan)
+    plan1 = ls.FitPlan(max_epochs=1, batches_per_epoch=8)
+    values = ls.preview([ls.StepLR(2, 0.5, interval="step", clock="batch")], plan1, initial=1.0).values
+    assert next(iter(values.values())).tolist() == [0.5 ** (b // 2) for b in range(8)]
