@@ -155,7 +155,7 @@ class SchedulerCallback(Callback):
         self._strategy: Any = None
         # A change decided between two micro-batches of an accumulation window, applied at the step.
         self._deferred_at: int | None = None
-        # Manual optimization with lengths from the trainer: (batches, steps) at the fit's start.
+        # Manual optimization with lengths from the trainer: (batch progress, batches, steps) at the fit's start.
         self._rate_check: tuple[Any, int, int] | None = None
 
     # ----------------------------------------------------------------- subclass interface
@@ -941,10 +941,10 @@ def _state_problem(state: Any) -> str | None:
             continue
         if not isinstance(entry, list) or not all(_is_finite_number(v) for v in entry):
             return f"bases[{i}] is {entry!r}, not a list of finite numbers"
-    if not isinstance(state["offset"], int) or isinstance(state["offset"], bool) or state["offset"] < 0:
+    if not _is_count(state["offset"]):
         return f"offset is {state['offset']!r}"
     total = state["events_total"]
-    if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 1):
+    if total is not None and (not _is_count(total) or total < 1):
         return f"events_total is {total!r}"
     if not isinstance(state["extra"], dict):
         return f"extra is {state['extra']!r}"
