@@ -7,6 +7,7 @@ import tracemalloc
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import torch
 
 import lightning_schedulers as ls
@@ -70,3 +71,38 @@ def test_save_history_keeps_one_row_per_write() -> None:
     callback.on_train_start(trainer, None)
     run(callback, trainer, 1, 1_000)
     assert len(callback.history) == 1_000
+
+
+class Recorder:
+    """A logger stand-in that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, dict[str, float]]] = []
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.rows.append((step, dict(metrics)))
+
+
+def test_the_hot_path_writes_and_logs_every_step_across_block_refills() -> None:
+    # 10,000 steps cross several blocks (refilled on the way), the log cadence and the end of the
+    # schedule; every step's value must be the schedule's, every 50th step logged with it.
+    callback = ls.OneCycleLR(max_lr=[0.5, 1.0], total_steps=9_000)
+    trainer, logger = fake_trainer(), Recorder()
+    trainer.loggers = [logger]
+    expected = callback.simulate(10_000, initial=[0.1, 0.1])
+    callback.on_train_start(trainer, None)
+    start_hook, end_hook = callback.on_train_batch_start, callback.on_train_batch_end
+    groups = trainer.optimizers[0].param_groups
+    for t in range(1, 10_000):
+        start_hook(trainer, None, None, 0)
+        trainer.global_step = t
+        if t == 9_000:
+            with pytest.warns(UserWarning, match="step 9000 is past the end of the schedule"):
+                end_hook(trainer, None, None, None, 0)
+        else:
+            end_hook(trainer, None, None, None, 0)
+        applied = [g["lr"] for g in groups] + [g["momentum"] for g in groups]
+        assert applied == expected[t].tolist(), t
+    assert [step for step, _ in logger.rows] == list(range(0, 10_000, 50))
+    for step, metrics in logger.rows:
+        assert list(metrics.values()) == expected[step].tolist()

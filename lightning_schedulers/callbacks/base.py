@@ -31,7 +31,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
-from lightning_schedulers.callbacks.binding import Active, Binding
+from lightning_schedulers.callbacks.binding import BLOCK, Active, Binding
 from lightning_schedulers.plateau import apply_reduction
 from lightning_schedulers.schedules.base import Schedule, callable_name
 from lightning_schedulers.schedules.durations import TrainingFraction
@@ -97,6 +97,13 @@ class SchedulerCallback(Callback):
 
     """
 
+    # The fast path of on_train_batch_end (see _arm_fast): per param group and key, (the group,
+    # the key, its block column, the block's start); the events it may write; the next that logs.
+    _fast: tuple[tuple[dict[str, Any], str, list[float], int], ...]
+    _fast_from: int
+    _fast_until: int
+    _fast_log_at: float
+
     def __init__(
         self,
         *,
@@ -157,6 +164,8 @@ class SchedulerCallback(Callback):
         self._deferred_at: int | None = None
         # Manual optimization with lengths from the trainer: (batch progress, batches, steps) at the fit's start.
         self._rate_check: tuple[Any, int, int] | None = None
+        self._pending = False  # whether either of the two above needs looking at after a batch
+        self._disarm()
 
     # ----------------------------------------------------------------- subclass interface
     def _bindings(self) -> tuple[Binding, ...]:
@@ -302,20 +311,21 @@ class SchedulerCallback(Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         # No clock read here: the value for this batch was written when the clock last moved.
-        # Only the setup is checked: an optimizer recreated, param groups added (two identity or
-        # length comparisons), an attribute's parent replaced (a walk of its path).
+        # Only the setup is checked: an optimizer recreated, param groups added (an identity and
+        # a length comparison per optimizer), an attribute's parent replaced (a walk of its path).
+        watch = self._watch
+        if watch:
+            if self._strategy.optimizers is not self._optimizers_seen:
+                self._rebind(trainer, pl_module)
+                return
+            for groups, count in watch:
+                if len(groups) != count:
+                    self._rebind(trainer, pl_module)
+                    return
         for attribute in self._nested:
             if attribute.parent_replaced():
                 self._rebind(trainer, pl_module)
                 return
-        if self._optimizers_seen is not None:
-            if self._strategy.optimizers is not self._optimizers_seen:
-                self._rebind(trainer, pl_module)
-                return
-            for groups, count in self._watch:
-                if len(groups) != count:
-                    self._rebind(trainer, pl_module)
-                    return
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -323,14 +333,26 @@ class SchedulerCallback(Callback):
         # The one read of the clock per batch: write the next step's value as soon as the
         # optimizer has stepped, so that callbacks that read it at the next batch start
         # (LearningRateMonitor) see it whatever their order.
-        if self._clock_source is not None:
-            t = getattr(self._clock_source, self._clock_field) - self._offset
+        source = self._clock_source
+        if source is not None:
+            t = getattr(source, self._clock_field) - self._offset
             if t != self._last_t:
-                self._apply(trainer, t, force_log=False)
-        if self._deferred_at is not None:
-            self._apply_deferred(trainer)
-        if self._rate_check is not None:
-            self._check_rate()
+                if self._fast_from <= t < self._fast_until:
+                    # Plain param groups, values already in the blocks, nothing to warn about
+                    # before _fast_until (see _arm_fast): write the rows, log when due.
+                    self._last_t = t
+                    for group, key, column, start in self._fast:
+                        group[key] = column[t - start]
+                    if t >= self._fast_log_at:
+                        self._log_fast(trainer, t)
+                else:
+                    self._apply(trainer, t, force_log=False)
+        if self._pending:
+            if self._deferred_at is not None:
+                self._apply_deferred(trainer)
+            if self._rate_check is not None:
+                self._check_rate()
+            self._pending = self._deferred_at is not None or self._rate_check is not None
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.interval == "epoch":
@@ -341,6 +363,7 @@ class SchedulerCallback(Callback):
         self._unhook()
         self._trainer = self._strategy = self._optimizers_seen = self._clock_source = None
         self._watch, self._nested = (), ()
+        self._disarm()
 
     # ----------------------------------------------------------------- the clock
     def _setup_clock(self, trainer: pl.Trainer, state: dict[str, Any] | None) -> None:
@@ -417,6 +440,7 @@ class SchedulerCallback(Callback):
         if self._counter is not None and self._lengths_from_trainer():
             progress: Any = trainer.fit_loop.epoch_loop.batch_progress.total
             self._rate_check = (progress, int(progress.processed), self._counter.count)
+            self._pending = True
 
     def _check_rate(self) -> None:
         assert self._rate_check is not None and self._counter is not None
@@ -563,6 +587,7 @@ class SchedulerCallback(Callback):
                 "the schedules again from the values the targets hold now."
             )
         self._active = active
+        self._disarm()
         self._watch_optimizers(trainer)
 
     def _watch_optimizers(self, trainer: pl.Trainer) -> None:
@@ -663,10 +688,9 @@ class SchedulerCallback(Callback):
                 f"({horizon} {self.interval}s); holding its last value"
             )
         for active in self._active:
-            block = active.block
             offset = t - active.block_start
-            if active.multipliers is None and 0 <= offset < len(block):
-                values = block[offset]  # finite by construction
+            if active.multipliers is None and 0 <= offset < active.block_len:
+                values = [column[offset] for column in active.columns]  # finite by construction
             else:
                 values = self._values_at(active, t)
             active.values = values
@@ -684,11 +708,55 @@ class SchedulerCallback(Callback):
             log = bool(every) and (force_log or t % every == 0) and (log_at_end or not _training_ends(trainer))
             if log or self.save_history:
                 self._record(trainer, log=log)
+        self._arm_fast(t)
+
+    def _log_fast(self, trainer: pl.Trainer, t: int) -> None:
+        """Log event ``t``, written by the fast path (which leaves ``Active.values`` behind until now)."""
+        self._fast_log_at = (t // self._log_every + 1) * self._log_every
+        for active in self._active:
+            i = t - active.block_start
+            active.values = [column[i] for column in active.columns]
+        if not _training_ends(trainer):
+            self._record(trainer, log=True)
+
+    def _disarm(self) -> None:
+        """Send every coming event through :meth:`_apply` until it arms the fast path again."""
+        self._fast = ()
+        self._fast_from = self._fast_until = 0
+        self._fast_log_at = math.inf
+
+    def _arm_fast(self, t: int) -> None:
+        """After writing event ``t``: the events on_train_batch_end may write straight from the blocks.
+
+        That is every binding writing plain param-group floats from a block that holds the coming
+        events, with no plateau multipliers, no history, and short of the next event that logs,
+        warns (the schedule's end) or needs a block refilled; everything else takes :meth:`_apply`.
+        Logging, every ``log_every_n_steps`` events, is done on the fast path too.
+        """
+        self._disarm()
+        if self.save_history:
+            return
+        until = t + BLOCK
+        fast: list[tuple[dict[str, Any], str, list[float], int]] = []
+        for active in self._active:
+            plain, start = active.plain, active.block_start
+            if plain is None or active.multipliers is not None or not start <= t < start + active.block_len:
+                return
+            until = min(until, start + active.block_len)
+            groups, key = plain
+            fast.extend((group, key, column, start) for group, column in zip(groups, active.columns, strict=True))
+        every = self._log_every
+        self._fast_log_at = (t // every + 1) * every if every else math.inf
+        if self._horizon is not None and not self._horizon_warned:
+            until = min(until, self._horizon)
+        self._fast, self._fast_from, self._fast_until = tuple(fast), t + 1, until
 
     def _defer_or_apply(self, trainer: pl.Trainer) -> None:
         """Write a changed value now, or at the next optimizer step when inside an accumulation window."""
         if _inside_accumulation_window(trainer):
             self._deferred_at = int(trainer.global_step)
+            self._pending = True
+            self._disarm()
             return
         self._apply(trainer, self._clock(trainer), force_log=True, log_at_end=True)
 
