@@ -12,13 +12,18 @@ if TYPE_CHECKING:
 
 
 def require_pyplot() -> Any:
-    """Import ``matplotlib.pyplot`` or raise an ImportError that names the ``plot`` extra."""
+    """Import ``matplotlib.pyplot`` or raise ``ModuleNotFoundError`` naming the ``plot`` extra.
+
+    ``ModuleNotFoundError`` (an ``ImportError``) is what ignite raises there, so code that catches
+    either keeps working.
+    """
     try:
         import matplotlib.pyplot as plt
     except ImportError as err:  # pragma: no cover - exercised by monkeypatching in tests
-        raise ImportError(
+        raise ModuleNotFoundError(
             "plotting needs matplotlib, which is not installed; install the extra with "
-            "`pip install 'lightning_schedulers[plot]'`"
+            "`pip install 'lightning_schedulers[plot]'`",
+            name="matplotlib",
         ) from err
     return plt
 

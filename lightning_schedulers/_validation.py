@@ -36,7 +36,12 @@ def check_float(
     positive: bool = False,
     non_negative: bool = False,
 ) -> float:
-    """Return ``value`` as a finite ``float``; optionally require ``> 0`` or ``>= 0``."""
+    """Return ``value`` as a finite ``float``; optionally require ``> 0`` or ``>= 0``.
+
+    A 0-dim tensor or array (``torch.tensor(0.1)``, as torch's schedulers and optimizers accept)
+    counts as its number.
+    """
+    value = scalar_of(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number, got {value!r} ({type(value).__name__})")
     try:
@@ -50,6 +55,16 @@ def check_float(
     if non_negative and result < 0.0:
         raise ValueError(f"`{name}` must be >= 0, got {value!r}")
     return result
+
+
+def scalar_of(value: Any) -> Any:
+    """The Python number inside a 0-dim tensor or numpy array; anything else unchanged.
+
+    Duck-typed (``ndim == 0`` and ``item()``), so this layer needs neither torch nor numpy.
+    """
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)) and not isinstance(value, str):
+        return value.item()
+    return value
 
 
 def check_bool(name: str, value: Any) -> bool:

@@ -350,3 +350,27 @@ def test_unknown_total_is_a_clear_error_for_an_iterable_dataset() -> None:
 
     with pytest.raises(ValueError, match=r"WarmupCosineLR: the total number of optimizer steps is unknown"):
         make_trainer([ls.WarmupCosineLR(warmup_steps=2)], max_epochs=1).fit(StreamModule())
+
+
+def timm_with_warmup(t: int, base: float, warmup_t: int, warmup_lr_init: float, prefix: bool, **cosine: Any) -> float:
+    # timm's CosineLRScheduler._get_lr with its warmup, written out: a linear ramp below warmup_t,
+    # then the cosine at t (warmup_prefix=False, timm's default) or at t - warmup_t (True).
+    if t < warmup_t:
+        return warmup_lr_init + t * (base - warmup_lr_init) / warmup_t
+    return timm_cosine(t - warmup_t if prefix else t, base, **cosine)
+
+
+@pytest.mark.parametrize("prefix", [False, True])
+def test_cosine_cycles_warmup_prefix_matches_timm(prefix: bool) -> None:
+    kwargs: dict[str, Any] = {"cycle_steps": 20, "cycle_mult": 1.5, "cycle_decay": 0.8, "cycle_limit": 3}
+    cb = ls.CosineCyclesLR(**kwargs, min_factor=0.1, warmup_steps=5, warmup_start_factor=0.01, warmup_prefix=prefix)
+    cosine = {"lr_min": 0.1 * 0.5, "t_initial": 20, "mul": 1.5, "decay": 0.8, "limit": 3, "k": 1.0}
+    expected = [timm_with_warmup(t, 0.5, 5, 0.01 * 0.5, prefix, **cosine) for t in range(200)]
+    np.testing.assert_allclose(cb.simulate(200, initial=0.5), expected, rtol=1e-12, atol=1e-15)
+
+
+def test_cosine_cycles_default_is_timms_warmup_prefix_false() -> None:
+    default = ls.CosineCyclesLR(cycle_steps=10, warmup_steps=4).simulate(12, initial=1.0)
+    explicit = ls.CosineCyclesLR(cycle_steps=10, warmup_steps=4, warmup_prefix=False).simulate(12, initial=1.0)
+    np.testing.assert_array_equal(default, explicit)
+    assert default[4] == pytest.approx(0.5 * (1 + math.cos(math.pi * 4 / 10)), rel=1e-12)

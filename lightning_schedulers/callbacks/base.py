@@ -87,7 +87,9 @@ class SchedulerCallback(Callback):
             manual optimization, the ``step()`` calls of that optimizer alone), or ``"batch"``, the
             training batches of the fit.
         name: logging name; only for a callback that drives a single target.
-        save_history: keep every applied value in :attr:`history`.
+        save_history: keep in :attr:`history` one row per event, as ignite's ``param_history``:
+            the values each step (or epoch) trained with, the last write before it counting; for
+            ignite's state schedulers, the values written after each event completed.
         logging_enabled: log applied values through ``trainer.loggers``.
         on_resume: what a fit resumed from a checkpoint does: ``"continue"`` (the position comes
             from Lightning's restored clock, lengths resolved from the trainer are the stored
@@ -197,6 +199,10 @@ class SchedulerCallback(Callback):
         """Whether ``other`` is applied by this callback (a plateau reduction's base)."""
         return False
 
+    #: Whether ``history`` keeps the values written after each event (ignite's state schedulers,
+    #: read once an event completes) rather than the value each event trained with.
+    _history_after_events: ClassVar[bool] = False
+
     #: Constructor arguments that every class of a family shares; ``repr`` shows them separately.
     _COMMON_ARGUMENTS: ClassVar[frozenset[str]] = frozenset(
         ("interval", "clock", "optimizer", "param_group_index", "name", "save_history", "logging_enabled", "on_resume")
@@ -305,7 +311,7 @@ class SchedulerCallback(Callback):
         self._length_source = None  # resolved by now: hold no reference to the trainer
         self._start_rate_check(trainer)
         self._last_t = -1
-        self._apply(trainer, self._clock(trainer), force_log=True)
+        self._apply(trainer, self._clock(trainer), force_log=True, initial=True)
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
@@ -676,7 +682,9 @@ class SchedulerCallback(Callback):
             )
         return state
 
-    def _apply(self, trainer: pl.Trainer, t: int, *, force_log: bool, log_at_end: bool = False) -> None:
+    def _apply(
+        self, trainer: pl.Trainer, t: int, *, force_log: bool, log_at_end: bool = False, initial: bool = False
+    ) -> None:
         # The hot path: a few hundred nanoseconds per binding when the block holds event t.
         self._last_t = t
         horizon = self._horizon
@@ -705,9 +713,14 @@ class SchedulerCallback(Callback):
         if every or self.save_history:
             # A value written after the last step is held (ignite's state schedulers are read then)
             # but not logged: no step trains with it.
-            log = bool(every) and (force_log or t % every == 0) and (log_at_end or not _training_ends(trainer))
-            if log or self.save_history:
-                self._record(trainer, log=log)
+            due = bool(every) and (force_log or t % every == 0)
+            ends = (due or self.save_history) and _training_ends(trainer)
+            log = due and (log_at_end or not ends)
+            # History, as ignite's param_history: a row per event, the value it trained with, or
+            # for values read after each event (state schedulers) the value written after it.
+            keep = self.save_history and not (initial if self._history_after_events else ends)
+            if log or keep:
+                self._record(trainer, log=log, keep=keep)
         self._arm_fast(t)
 
     def _log_fast(self, trainer: pl.Trainer, t: int) -> None:
@@ -788,15 +801,19 @@ class SchedulerCallback(Callback):
                 )
         return values
 
-    def _record(self, trainer: pl.Trainer, *, log: bool) -> None:
+    def _record(self, trainer: pl.Trainer, *, log: bool, keep: bool = False) -> None:
         step = trainer.global_step
         metrics = {
             label: value
             for active in self._active
             for label, value in zip(active.bound.labels, active.values, strict=True)
         }
-        if self.save_history:
-            self.history.append({"step": float(step), "epoch": float(trainer.current_epoch), **metrics})
+        if keep:
+            row = {"step": float(step), "epoch": float(trainer.current_epoch), **metrics}
+            if self.history and self.history[-1]["step"] == row["step"]:
+                self.history[-1] = row  # rewritten before its step trained (a plateau reduction): one row a step
+            else:
+                self.history.append(row)
         if log:
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=step)

@@ -41,6 +41,7 @@ __all__ = [
 
 class _StateScheduler(_IgniteScheduler):
     _state = True
+    _history_after_events = True
 
     def __init__(self, param_name: str, save_history: bool = False, create_new: bool = False, **kwargs: Any) -> None:
         super().__init__(param_name, save_history=save_history, create_new=create_new, **kwargs)

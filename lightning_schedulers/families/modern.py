@@ -196,7 +196,9 @@ class CosineCyclesLR(_TorchLRScheduler):
 
     Cycle ``i`` lasts ``cycle_steps * cycle_mult**i`` events and peaks at ``cycle_decay**i`` of the
     initial lr; after ``cycle_limit`` cycles the lr stays at ``min_factor`` of it. The length does
-    not depend on the fit, so there is no ``total_steps``.
+    not depend on the fit, so there is no ``total_steps``. A warmup of ``warmup_steps`` rises from
+    ``warmup_start_factor``; as timm's ``CosineLRScheduler``, with ``warmup_prefix=False`` (timm's
+    default) the cycles count from step 0 under the warmup, with ``True`` they start after it.
 
     Example:
         >>> cb = CosineCyclesLR(cycle_steps=2, cycle_limit=2, cycle_decay=0.5)
@@ -214,6 +216,7 @@ class CosineCyclesLR(_TorchLRScheduler):
         min_factor: float = 0.0,
         warmup_steps: int = 0,
         warmup_start_factor: float = 0.0,
+        warmup_prefix: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -229,10 +232,12 @@ class CosineCyclesLR(_TorchLRScheduler):
             k_decay,
             warmup_steps,
             warmup_start_factor,
+            warmup_prefix,
         )
         self.cycle_steps, self.cycle_mult, self.cycle_decay = cycle_steps, cycle_mult, cycle_decay
         self.cycle_limit, self.k_decay, self.min_factor = cycle_limit, k_decay, min_factor
         self.warmup_steps, self.warmup_start_factor = warmup_steps, warmup_start_factor
+        self.warmup_prefix = warmup_prefix
 
     _default_interval = "step"
 

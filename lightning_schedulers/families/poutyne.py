@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,6 +84,19 @@ class OptimizerPolicy(SchedulerCallback):
             Binding(ParamGroup(key, optimizer=self.optimizer, param_group_index=self.param_group_index), (schedule,))
             for key, schedule in self._schedules.items()
         )
+
+    def __iter__(self) -> Iterator[dict[str, float]]:
+        """The steps' ``{key: value}`` dicts from ``initial_step`` on, in order (as poutyne's policy).
+
+        Iterating reads the phases only: it moves nothing (poutyne's iterator advances its
+        ``current_step``; here the position during a fit comes from the trainer's clock).
+
+        Example:
+            >>> from lightning_schedulers import Phase, linspace
+            >>> list(OptimizerPolicy([Phase(lr=linspace(0.0, 1.0, 3))], initial_step=1))
+            [{'lr': 0.5}, {'lr': 1.0}]
+        """
+        return iter(self.all_steps()[self.initial_step :])
 
     def all_steps(self) -> list[dict[str, float]]:
         """Every step's values, as poutyne's ``all_steps`` lists them (ignoring ``initial_step``)."""

@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,10 +99,14 @@ class Phase:
     spaces of different lengths are an error (poutyne silently truncates to the shortest). Chain
     phases with :func:`join_phases`.
 
+    Iterating a phase yields one ``{key: value}`` dict per step, as poutyne's does.
+
     Example:
         >>> p = Phase(lr=linspace(0.1, 1.0, 10), momentum=linspace(0.95, 0.85, 10))
         >>> p.steps, p.keys
         (10, ('lr', 'momentum'))
+        >>> list(Phase(lr=linspace(0.0, 1.0, 3)))
+        [{'lr': 0.0}, {'lr': 0.5}, {'lr': 1.0}]
     """
 
     steps: Duration
@@ -138,6 +142,18 @@ class Phase:
             if name == key:
                 return schedule
         raise KeyError(f"phase has no schedule for {key!r}; it has {self.keys}")
+
+    def __iter__(self) -> Iterator[dict[str, float]]:
+        """One ``{key: value}`` dict per step, as poutyne's ``Phase`` yields them.
+
+        A phase whose length is a fraction of training has no steps until that is resolved (a
+        clear error).
+        """
+        n = int(self.steps)
+        columns = [schedule.values(np.arange(n)).tolist() for _, schedule in self.schedules]
+        keys = self.keys
+        for row in zip(*columns, strict=True):
+            yield dict(zip(keys, row, strict=True))
 
     def plot(self, param_name: str = "lr", ax: Any = None) -> Any:
         """Plot the values of ``param_name`` over this phase's steps; return the matplotlib ``Axes``."""

@@ -14,9 +14,16 @@ from __future__ import annotations
 
 import math
 
-from lightning_schedulers._validation import MAX_EVENTS, check_choice, check_float, check_int, check_sequence
+from lightning_schedulers._validation import (
+    MAX_EVENTS,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_sequence,
+)
 from lightning_schedulers.schedules.base import Schedule
-from lightning_schedulers.schedules.composition import deferrable, sequence
+from lightning_schedulers.schedules.composition import Shift, deferrable, sequence
 from lightning_schedulers.schedules.phases import Phase, cosinespace, linspace
 from lightning_schedulers.schedules.references import CosineCycles
 from lightning_schedulers.schedules.shapes import Constant, Cosine, InverseSqrt, Linear, Polynomial, PowerRamp
@@ -138,18 +145,31 @@ def cosine_cycles(
     k_decay: float = 1.0,
     warmup_steps: int = 0,
     warmup_start: float = 0.0,
+    warmup_prefix: bool = False,
 ) -> Schedule:
-    """timm-style cosine: cycles (``cycle_mult``, ``cycle_decay``, ``cycle_limit``), k-decay and a warmup prefix.
+    """timm-style cosine: cycles (``cycle_mult``, ``cycle_decay``, ``cycle_limit``), k-decay and a warmup.
+
+    The warmup rises linearly from ``warmup_start`` towards ``peak`` over ``warmup_steps``. As in
+    timm, with ``warmup_prefix=False`` (timm's default) the cycles count from step 0, so the
+    warmup covers their first steps; with ``warmup_prefix=True`` they start after it.
 
     Example:
-        >>> s = cosine_cycles(1.0, 0.0, cycle_steps=4, cycle_limit=2, cycle_decay=0.5, warmup_steps=2)
+        >>> s = cosine_cycles(1.0, 0.0, cycle_steps=4, cycle_limit=2, cycle_decay=0.5, warmup_steps=2,
+        ...                   warmup_prefix=True)
         >>> [round(s.value(t), 3) for t in (0, 1, 2, 6, 10)]
         [0.0, 0.5, 1.0, 0.5, 0.0]
+        >>> s = cosine_cycles(1.0, 0.0, cycle_steps=4, warmup_steps=2)  # timm's default
+        >>> [round(s.value(t), 3) for t in (0, 1, 2, 3)]
+        [0.0, 0.5, 0.5, 0.146]
     """
     peak, floor = check_float("peak", peak), check_float("floor", floor)
     k_decay = check_float("k_decay", k_decay, positive=True)
-    body = CosineCycles(peak, floor, cycle_steps, cycle_mult, cycle_decay, cycle_limit, k_decay)
-    return _with_warmup(warmup_start, peak, check_int("warmup_steps", warmup_steps, minimum=0), body)
+    warmup = check_int("warmup_steps", warmup_steps, minimum=0)
+    prefix = check_bool("warmup_prefix", warmup_prefix)
+    body: Schedule = CosineCycles(peak, floor, cycle_steps, cycle_mult, cycle_decay, cycle_limit, k_decay)
+    if not prefix and warmup:
+        body = Shift(body, warmup)  # the warmup's steps count towards the cycles: global time after it
+    return _with_warmup(warmup_start, peak, warmup, body)
 
 
 def sgdr_phases(
