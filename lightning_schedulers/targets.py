@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -66,11 +67,28 @@ def _to_float(value: Any) -> float:
     return float(value)
 
 
+_ENTRY = re.compile(r"([^\[\]]+)\[(\d+)\]")
+
+
 def check_key(name: str, value: Any) -> str:
-    """A param-group key: a non-empty str (``name`` is the argument's public name, for the message)."""
+    """A param-group key, or an entry of a tuple-valued one (``"betas[1]"``).
+
+    ``name`` is the argument's public name, for the message.
+    """
     if not isinstance(value, str) or not value:
         raise TypeError(f"`{name}` must be a non-empty str, got {value!r}")
+    if ("[" in value or "]" in value) and _ENTRY.fullmatch(value) is None:
+        raise ValueError(
+            f"`{name}`={value!r} is neither a param-group key nor an entry of one; an entry is written "
+            "key[index], as 'betas[1]'"
+        )
     return value
+
+
+def split_key(key: str) -> tuple[str, int | None]:
+    """``"betas[1]"`` -> ``("betas", 1)``; a plain key -> ``(key, None)``."""
+    match = _ENTRY.fullmatch(key)
+    return (key, None) if match is None else (match.group(1), int(match.group(2)))
 
 
 def check_path(name: str, value: Any) -> str:
@@ -87,14 +105,17 @@ class ParamGroup:
     """One key of an optimizer's param groups.
 
     Args:
-        key: the param-group key to write (``"lr"``, ``"weight_decay"``, ``"momentum"``, custom).
-            It must exist in the param group; ``"momentum"`` falls back to ``betas[0]``.
+        key: the param-group key to write (``"lr"``, ``"weight_decay"``, ``"momentum"``, custom),
+            or one entry of a tuple-valued key, ``"betas[0]"``, ``"betas[1]"`` (``key[i]`` in
+            general). It must exist in the param group; ``"momentum"`` falls back to
+            ``betas[0]`` where the group has no ``momentum``.
         optimizer: index into ``trainer.optimizers``, or the class name of one of them (``"Adam"``),
             which must then be unique among the trainer's optimizers.
         param_group_index: write only this group; ``None`` writes every group.
         relative: the schedule gives a factor of each group's value captured at the start of the
             fit (torch's ``initial_lr`` convention) instead of an absolute value.
-        name: logging name that replaces the ``"{key}-{OptimizerClass}"`` prefix.
+        name: logging name that replaces ``LearningRateMonitor``'s (``"lr-{OptimizerClass}"``, with
+            ``-{key}`` after the group for keys other than ``lr``).
 
     Example:
         >>> ParamGroup("weight_decay", param_group_index=1)
@@ -133,9 +154,8 @@ class ParamGroup:
         indices = range(len(groups)) if self.param_group_index is None else [self.param_group_index]
         claims: set[tuple[Any, ...]] = set()
         for i in indices:
-            group = groups[i] if i < len(groups) else {}
-            beta = self.key == "momentum" and "momentum" not in group and "betas" in group
-            claims.add(("param_group", index, i, "betas[0]" if beta else self.key))
+            base, entry = _entry_of(self.key, groups[i] if i < len(groups) else {})
+            claims.add(("param_group", index, i, base if entry is None else f"{base}[{entry}]"))
         return claims
 
     def bind(self, optimizers: Sequence[torch.optim.Optimizer], limit: int | None = None) -> BoundParamGroups:
@@ -154,41 +174,90 @@ class ParamGroup:
             )
         count = len(groups) if limit is None else min(limit, len(groups))
         indices = list(range(count)) if self.param_group_index is None else [self.param_group_index]
-        beta = False
-        for i in indices:
-            group = groups[i]
-            if self.key in group:
-                continue
-            if self.key == "momentum" and "betas" in group:
-                beta = True
-                continue
-            raise KeyError(
-                f"param group {i} of {type(optimizer).__name__} has no key {self.key!r}; "
-                f"its keys are {sorted(k for k in group if k != 'params')}"
+        resolved = {_checked_entry(self.key, groups[i], i, type(optimizer).__name__) for i in indices}
+        if len(resolved) != 1:
+            raise ValueError(
+                f"{self.key!r} means different entries in the param groups of {type(optimizer).__name__} "
+                f"({sorted(map(str, resolved))}); schedule them with separate targets"
             )
-        labels = self._labels(optimizers, index, indices)
-        bound = BoundParamGroups([groups[i] for i in indices], self.key, beta, labels)
+        base, entry = resolved.pop()
+        labels = self._labels(optimizers, index, indices, base, entry)
+        bound = BoundParamGroups([groups[i] for i in indices], base, entry, labels)
         bound.optimizer, bound.optimizer_index = optimizer, index
+        if self.name is None:  # the series a LearningRateMonitor logs under the same names
+            bound.monitored = _MONITORED.get((base, entry))
         return bound
 
-    def _labels(self, optimizers: Sequence[torch.optim.Optimizer], index: int, indices: list[int]) -> list[str]:
-        # Named as LearningRateMonitor does: "lr-SGD", "lr-SGD/pg2", "lr-Adam-1" for the second Adam.
+    def _labels(
+        self, optimizers: Sequence[torch.optim.Optimizer], index: int, indices: list[int], base: str, entry: int | None
+    ) -> list[str]:
+        # Named as LearningRateMonitor names them: "lr-SGD", "lr-SGD/pg2" (or the group's "name"),
+        # "lr-Adam-1" for a second Adam, then "-momentum", "-weight_decay", "-{key}" for other keys.
         optimizer = optimizers[index]
         if self.name is not None:
-            prefix = self.name
+            prefix, suffix = self.name, ""
         else:
             cls = type(optimizer)
             same_before = sum(1 for o in optimizers[:index] if type(o) is cls)
-            prefix = f"{self.key}-{cls.__name__}" + (f"-{same_before}" if same_before else "")
+            prefix = f"lr-{cls.__name__}" + (f"-{same_before}" if same_before else "")
+            suffix = "" if (base, entry) == ("lr", None) else "-" + key_label(base, entry)
         groups = optimizer.param_groups
         labels = []
         for i in indices:
             group_name = groups[i].get("name")
             if len(groups) > 1:
-                labels.append(f"{prefix}/{group_name or f'pg{i + 1}'}")
+                labels.append(f"{prefix}/{group_name or f'pg{i + 1}'}{suffix}")
             else:
-                labels.append(f"{prefix}/{group_name}" if group_name else prefix)
+                labels.append(f"{prefix}/{group_name}{suffix}" if group_name else prefix + suffix)
         return labels
+
+
+_MONITORED = {
+    ("lr", None): "lr",
+    ("momentum", None): "momentum",
+    ("betas", 0): "momentum",
+    ("weight_decay", None): "weight_decay",
+}
+
+
+def key_label(base: str, entry: int | None) -> str:
+    """How a key appears in logged names: ``momentum`` for ``betas[0]`` (as LearningRateMonitor), ``betas.1``.
+
+    Brackets are left out: several loggers (MLflow) refuse them in metric names.
+    """
+    if entry is None:
+        return base
+    if (base, entry) == ("betas", 0):
+        return "momentum"
+    return f"{base}.{entry}"
+
+
+def _entry_of(key: str, group: dict[str, Any]) -> tuple[str, int | None]:
+    """The (key, entry index) that ``key`` writes in ``group``: ``momentum`` is ``betas[0]`` there if need be."""
+    base, entry = split_key(key)
+    if entry is None and key == "momentum" and "momentum" not in group and "betas" in group:
+        return "betas", 0
+    return base, entry
+
+
+def _checked_entry(key: str, group: dict[str, Any], i: int, optimizer: str) -> tuple[str, int | None]:
+    """:func:`_entry_of`, checked against what ``group`` holds; raise saying what it has instead."""
+    base, entry = _entry_of(key, group)
+    if base not in group:
+        keys = sorted(k for k in group if k != "params")
+        raise KeyError(f"param group {i} of {optimizer} has no key {base!r}; its keys are {keys}")
+    held = group[base]
+    is_tuple = isinstance(held, (tuple, list))
+    if entry is None and is_tuple:
+        entries = ", ".join(f"'{base}[{j}]'" for j in range(len(held)))
+        raise ValueError(
+            f"{base!r} holds {tuple(held)!r} in param group {i} of {optimizer}; schedule one entry of it: {entries}"
+        )
+    if entry is not None and (not is_tuple or entry >= len(held)):
+        raise KeyError(
+            f"{key!r}: param group {i} of {optimizer} holds {held!r} under {base!r}, which has no entry {entry}"
+        )
+    return base, entry
 
 
 def check_optimizer(value: Any) -> int | str:
@@ -216,53 +285,68 @@ def resolve_optimizer(ref: int | str, optimizers: Sequence[torch.optim.Optimizer
     return ref
 
 
-NON_NEGATIVE_KEYS = frozenset({"lr", "weight_decay", "momentum"})
-"""Param-group keys that must never receive a negative value (``momentum`` includes ``betas[0]``)."""
+NON_NEGATIVE_KEYS = frozenset({"lr", "weight_decay", "momentum", "betas"})
+"""Param-group keys that must never receive a negative value (``betas``: each of its entries)."""
 
 
 class BoundParamGroups:
-    """A :class:`ParamGroup` bound to live param-group dicts."""
+    """A :class:`ParamGroup` bound to live param-group dicts: one key, or one entry of a tuple-valued key."""
 
-    __slots__ = ("_beta", "_groups", "_key", "_plain", "labels", "non_negative", "optimizer", "optimizer_index")
+    __slots__ = (
+        "_entry",
+        "_groups",
+        "_key",
+        "_plain",
+        "labels",
+        "monitored",
+        "non_negative",
+        "optimizer",
+        "optimizer_index",
+    )
 
-    def __init__(self, groups: list[dict[str, Any]], key: str, beta: bool, labels: list[str]) -> None:
+    def __init__(self, groups: list[dict[str, Any]], key: str, entry: int | None, labels: list[str]) -> None:
         self._groups = groups
         self._key = key
-        self._beta = beta
+        self._entry = entry
         self.labels = labels
         self.non_negative = key in NON_NEGATIVE_KEYS
         # The optimizer these groups belong to (set by ParamGroup.bind): a fit watches it for
         # added groups and for being replaced.
         self.optimizer: torch.optim.Optimizer | None = None
         self.optimizer_index = 0
+        # What LearningRateMonitor logs these values as, under the same names ("lr", "momentum",
+        # "weight_decay"), or None.
+        self.monitored: str | None = None
         # Plain float entries (the common case) take a fast path; an entry's kind does not change.
-        self._plain = not beta and not any(isinstance(g[key], torch.Tensor) for g in groups)
+        self._plain = entry is None and not any(isinstance(g[key], torch.Tensor) for g in groups)
 
     def read(self) -> list[float]:
-        if self._beta:
-            return [_to_float(g["betas"][0]) for g in self._groups]
-        return [_to_float(g[self._key]) for g in self._groups]
+        key, entry = self._key, self._entry
+        if entry is not None:
+            return [_to_float(g[key][entry]) for g in self._groups]
+        return [_to_float(g[key]) for g in self._groups]
 
     def plain_groups(self) -> tuple[list[dict[str, Any]], str] | None:
         """``(groups, key)`` when every entry is a plain float (written with ``group[key] = v``)."""
         return (self._groups, self._key) if self._plain else None
 
     def write(self, values: Sequence[float]) -> None:
-        key = self._key
+        key, entry = self._key, self._entry
         if self._plain:
             for group, v in zip(self._groups, values):  # noqa: B905 - same length by construction (hot path)
                 group[key] = v
             return
         for group, v in zip(self._groups, values, strict=True):
-            if self._beta:
-                betas = group["betas"]
-                if isinstance(betas[0], torch.Tensor):
-                    betas[0].fill_(v)
-                else:
-                    group["betas"] = (v, *tuple(betas)[1:])
-                continue
             current = group[key]
-            if isinstance(current, torch.Tensor):
+            if entry is not None:
+                item = current[entry]
+                if isinstance(item, torch.Tensor):
+                    item.fill_(v)  # in place, as a tensor lr (a capturable optimizer holds it)
+                elif isinstance(current, list):
+                    current[entry] = v
+                else:  # a tuple, as torch's betas: a new tuple with the one entry replaced
+                    group[key] = (*current[:entry], v, *current[entry + 1 :])
+            elif isinstance(current, torch.Tensor):
                 # In place: a compiled or capturable optimizer keeps its reference to this tensor.
                 current.fill_(v)
             else:

@@ -97,4 +97,4 @@ def test_the_example_config_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     with open(next(tmp_path.glob("cli/version_*/metrics.csv")), newline="") as handle:
         header = next(csv.reader(handle))
-    assert {"lr-SGD", "momentum-SGD", "net.2.p", "l2_weight", "val_loss"} <= set(header)
+    assert {"lr-SGD", "lr-SGD-momentum", "net.2.p", "l2_weight", "val_loss"} <= set(header)

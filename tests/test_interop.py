@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from _helpers import TinyModule, assert_parity, make_trainer
+from _helpers import Probe, TinyModule, assert_parity, make_trainer
+from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.loggers import CSVLogger, Logger
 from test_torch_family import torch_trace
 from torch.optim import lr_scheduler as tl
 
@@ -130,3 +134,152 @@ def test_save_history_keeps_what_ignites_param_history_keeps() -> None:
     cyc = ls.LinearCyclicalScheduler("lr", 0.0, 1.0, 10, save_history=True)
     make_trainer([cyc], max_epochs=2).fit(TinyModule())
     assert_parity([h["lr-SGD"] for h in cyc.history], ignite_history(cyclical, 2))
+
+
+# ------------------------------------------------------------------ keys: tuple entries, names
+class _RecordingLogger(Logger):
+    """A logger that keeps every (step, metrics) it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[int, dict[str, float]]] = []
+
+    @property
+    def name(self) -> str:
+        return "recording"
+
+    @property
+    def version(self) -> int:
+        return 0
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.rows.append((int(step or 0), dict(metrics)))
+
+    def log_hyperparams(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def read_csv_header(path: Path) -> list[str]:
+    with open(path, newline="") as handle:
+        return next(csv.reader(handle))
+
+
+class AdamW(TinyModule):
+    def __init__(self, groups: int = 2, named: bool = False) -> None:
+        super().__init__(groups=groups)
+        self.named = named
+
+    def configure_optimizers(self) -> Any:
+        groups = [{"params": layer.parameters()} for layer in self.layers]
+        if self.named:
+            for i, group in enumerate(groups):
+                group["name"] = f"block{i}"
+        return torch.optim.AdamW(groups, lr=0.01, betas=(0.9, 0.999), weight_decay=0.01)
+
+
+def betas(trainer: Any, module: Any) -> list[float]:
+    return [float(v) for g in trainer.optimizers[0].param_groups for v in g["betas"]]
+
+
+def test_each_entry_of_betas_is_a_target_of_its_own() -> None:
+    beta1 = ls.schedules.Linear(0.95, 0.85, 16)
+    beta2 = ls.schedules.Cosine(0.99, 0.999, 16)
+    cb = ls.ScheduleCallback({"betas[0]": beta1, "betas[1]": beta2})
+    probe = Probe(betas)
+    make_trainer([cb, probe], max_epochs=1).fit(AdamW())
+    for step, _, values in probe.rows:
+        assert values == [beta1.value(step), beta2.value(step)] * 2
+    # The tuples stay tuples, as torch's optimizers hold them.
+    assert all(isinstance(g["betas"], tuple) for g in make_adamw().param_groups)
+
+
+def make_adamw() -> torch.optim.Optimizer:
+    return torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], betas=(0.9, 0.999))
+
+
+def test_betas_entries_everywhere_a_key_is_accepted() -> None:
+    optimizer = make_adamw()
+    for cb in (
+        ls.LinearCyclicalScheduler("betas[1]", 0.99, 0.999, 4),
+        ls.ScheduleCallback({ls.ParamGroup("betas[1]"): ls.schedules.Constant(0.98)}),
+        ls.OptimizerPolicy([ls.Phase(**{"betas[1]": ls.linspace(0.99, 0.999, 4)})]),
+    ):
+        bound = cb._bindings()[0].target.bind([optimizer])
+        bound.write([0.995])
+        assert optimizer.param_groups[0]["betas"] == (0.9, 0.995)
+        assert bound.read() == [0.995]
+
+
+def test_a_tuple_valued_key_says_to_pick_an_entry_and_bad_entries_are_named() -> None:
+    optimizer = make_adamw()
+    with pytest.raises(
+        ValueError, match=r"'betas' holds \(0.9, 0.999\) in param group 0 of AdamW; .*'betas\[0\]', 'betas\[1\]'"
+    ):
+        ls.ParamGroup("betas").bind([optimizer])
+    with pytest.raises(KeyError, match=r"'betas\[2\]'.*holds \(0.9, 0.999\) under 'betas', which has no entry 2"):
+        ls.ParamGroup("betas[2]").bind([optimizer])
+    with pytest.raises(KeyError, match=r"'lr\[0\]'.*holds .* under 'lr', which has no entry 0"):
+        ls.ParamGroup("lr[0]").bind([optimizer])
+    with pytest.raises(ValueError, match=r"`key`='betas\[x\]' is neither a param-group key nor an entry"):
+        ls.ParamGroup("betas[x]")
+
+
+def test_momentum_and_betas0_are_one_target_for_conflicts() -> None:
+    optimizer = make_adamw()
+    assert ls.ParamGroup("momentum").claims([optimizer]) == ls.ParamGroup("betas[0]").claims([optimizer])
+    assert ls.ParamGroup("betas[1]").claims([optimizer]) != ls.ParamGroup("betas[0]").claims([optimizer])
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_logged_names_are_learning_rate_monitors_for_every_key(tmp_path: Path, named: bool) -> None:
+    # Reference: the names LearningRateMonitor(log_momentum=True, log_weight_decay=True) logs.
+    monitor_logger = CSVLogger(tmp_path, name="monitor", version=0)
+    monitor = LearningRateMonitor(log_momentum=True, log_weight_decay=True)
+    make_trainer([monitor], max_epochs=1, logger=monitor_logger).fit(AdamW(named=named))
+    theirs = {k for k in read_csv_header(tmp_path / "monitor" / "version_0" / "metrics.csv")} - {"step", "epoch"}
+    ours_logger = CSVLogger(tmp_path, name="ours", version=0)
+    cb = ls.ScheduleCallback(
+        {
+            "lr": ls.schedules.Constant(0.01),
+            "momentum": ls.schedules.Constant(0.9),
+            "weight_decay": ls.schedules.Constant(0.01),
+        }
+    )
+    make_trainer([cb], max_epochs=1, logger=ours_logger).fit(AdamW(named=named))
+    ours = set(read_csv_header(tmp_path / "ours" / "version_0" / "metrics.csv")) - {"step", "epoch"}
+    assert ours == theirs
+    assert ("lr-AdamW/block0-momentum" if named else "lr-AdamW/pg2-weight_decay") in ours
+
+
+def test_with_a_learning_rate_monitor_no_two_series_share_a_name(tmp_path: Path) -> None:
+    def steps_by_name(callbacks: list[Any]) -> dict[str, list[int]]:
+        logger = _RecordingLogger()
+        make_trainer(callbacks, max_epochs=1, logger=logger, log_every_n_steps=1).fit(AdamW())
+        out: dict[str, list[int]] = {}
+        for step, metrics in logger.rows:
+            for name in metrics:
+                out.setdefault(name, []).append(step)
+        return out
+
+    alone = steps_by_name([LearningRateMonitor(log_momentum=True)])
+    cb = ls.ScheduleCallback({"lr": ls.schedules.Linear(0.01, 0.0, 16), "betas[1]": ls.schedules.Constant(0.99)})
+    both = steps_by_name([cb, LearningRateMonitor(log_momentum=True)])
+    # The monitor's series are exactly what it logs alone (ours adds no point to them); ours adds
+    # only the series it has no name for.
+    assert {k: v for k, v in both.items() if k in alone} == alone
+    assert set(both) - set(alone) == {"lr-AdamW/pg1-betas.1", "lr-AdamW/pg2-betas.1"}
+
+
+def test_a_tensor_target_logs_the_value_it_holds(tmp_path: Path) -> None:
+    class Temperature(TinyModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("temperature", torch.tensor(1.0))  # float32
+
+    cb = ls.ScheduleCallback({ls.Attribute("temperature"): ls.schedules.Linear(1.0, 0.1, 16)})
+    logger = _RecordingLogger()
+    make_trainer([cb], max_epochs=1, logger=logger, log_every_n_steps=1).fit(Temperature())
+    for step, metrics in logger.rows:
+        if "temperature" in metrics:
+            held = float(torch.tensor(ls.schedules.Linear(1.0, 0.1, 16).value(step), dtype=torch.float32))
+            assert metrics["temperature"] == held

@@ -21,7 +21,7 @@ def test_param_group_writes_every_group_and_reads_back() -> None:
     assert bound.read() == [0.01, 0.01, 0.01]
     bound.write([1.0, 2.0, 3.0])
     assert [g["weight_decay"] for g in opt.param_groups] == [1.0, 2.0, 3.0]
-    assert bound.labels == ["weight_decay-SGD/pg1", "weight_decay-SGD/pg2", "weight_decay-SGD/pg3"]
+    assert bound.labels == ["lr-SGD/pg1-weight_decay", "lr-SGD/pg2-weight_decay", "lr-SGD/pg3-weight_decay"]
 
 
 def test_param_group_index_selects_one_group_and_labels_it_like_lr_monitor() -> None:
@@ -46,7 +46,7 @@ def test_momentum_means_betas0_on_adam_and_momentum_on_sgd() -> None:
     assert bound.read() == [0.9]
     bound.write([0.85])
     assert adam.param_groups[0]["betas"] == (0.85, 0.999)
-    assert bound.labels == ["momentum-AdamW"]
+    assert bound.labels == ["lr-AdamW-momentum"]
     sgd = torch.optim.SGD(_params(), lr=0.1, momentum=0.9)
     ParamGroup("momentum").bind([sgd]).write([0.5])
     assert sgd.param_groups[0]["momentum"] == 0.5

@@ -452,7 +452,7 @@ def test_param_group_index_name_and_log_names() -> None:
     assert [h["lr-SGD/pg2"] for h in cb.history] == [0.05, 0.025, 0.0125]  # one row per epoch that trained
     cyc = ls.CyclicLR(0.01, 0.1, step_size_up=2, save_history=True)
     make_trainer([cyc], max_epochs=1).fit(TinyModule(optimizer_kwargs={"momentum": 0.9}))
-    assert set(cyc.history[0]) == {"step", "epoch", "lr-SGD", "momentum-SGD"}
+    assert set(cyc.history[0]) == {"step", "epoch", "lr-SGD", "lr-SGD-momentum"}
     named = ls.ExponentialLR(0.5, name="decay", save_history=True)
     make_trainer([named], max_epochs=2).fit(TinyModule(groups=2))
     assert set(named.history[0]) == {"step", "epoch", "decay/pg1", "decay/pg2"}

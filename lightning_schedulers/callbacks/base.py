@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
@@ -164,6 +164,7 @@ class SchedulerCallback(Callback):
         self._strategy: Any = None
         # A change decided between two micro-batches of an accumulation window, applied at the step.
         self._deferred_at: int | None = None
+        self._muted: frozenset[str] = frozenset()  # labels a LearningRateMonitor logs (see _mute_monitored)
         # Manual optimization with lengths from the trainer: (batch progress, batches, steps) at the fit's start.
         self._rate_check: tuple[Any, int, int] | None = None
         self._pending = False  # whether either of the two above needs looking at after a batch
@@ -300,6 +301,7 @@ class SchedulerCallback(Callback):
         self._resolve(trainer, restored_extra)
         self._check_conflicts(trainer)
         self._bind(trainer, pl_module, _stored_priors(state, self), resumed=state is not None)
+        self._mute_monitored(trainer)
         self._after_bind(restored_extra)
         if stored is not None and self._lengths_from_trainer():
             self._warn_if_length_changed(trainer, int(stored))
@@ -611,6 +613,7 @@ class SchedulerCallback(Callback):
         previous = self._active
         priors = {a.key: (a.captured, len(a.schedules)) for a in previous}
         self._bind(trainer, pl_module, priors, resumed=False)
+        self._mute_monitored(trainer)
         self._after_bind(None, previous)
         if self._counter is not None:
             self._hook_optimizer(trainer.optimizers[self._clock_optimizer(trainer)])
@@ -803,10 +806,14 @@ class SchedulerCallback(Callback):
 
     def _record(self, trainer: pl.Trainer, *, log: bool, keep: bool = False) -> None:
         step = trainer.global_step
+        # What each target holds: the value written, or for a tensor (float32, say) or a tuple
+        # entry, what it reads back as.
         metrics = {
             label: value
             for active in self._active
-            for label, value in zip(active.bound.labels, active.values, strict=True)
+            for label, value in zip(
+                active.bound.labels, active.values if active.plain is not None else active.bound.read(), strict=True
+            )
         }
         if keep:
             row = {"step": float(step), "epoch": float(trainer.current_epoch), **metrics}
@@ -815,8 +822,31 @@ class SchedulerCallback(Callback):
             else:
                 self.history.append(row)
         if log:
-            for logger in trainer.loggers:
-                logger.log_metrics(metrics, step=step)
+            muted = self._muted
+            logged = {k: v for k, v in metrics.items() if k not in muted} if muted else metrics
+            if logged:
+                for logger in trainer.loggers:
+                    logger.log_metrics(logged, step=step)
+
+    def _mute_monitored(self, trainer: pl.Trainer) -> None:
+        """Leave to a ``LearningRateMonitor`` the series it logs itself: one series per name.
+
+        Its names are ours for a param-group target without ``name=`` (``lr-SGD``,
+        ``lr-SGD-momentum`` with ``log_momentum``, ``...-weight_decay`` with ``log_weight_decay``)
+        and it reads the value this callback wrote, so nothing is lost.
+        """
+        monitors = [c for c in trainer.callbacks if isinstance(c, LearningRateMonitor)]  # type: ignore[attr-defined]
+        logged = {"lr"} if monitors else set()
+        if any(m.log_momentum for m in monitors):
+            logged.add("momentum")
+        if any(m.log_weight_decay for m in monitors):
+            logged.add("weight_decay")
+        self._muted = frozenset(
+            label
+            for active in self._active
+            if getattr(active.bound, "monitored", None) in logged
+            for label in active.bound.labels
+        )
 
     # ----------------------------------------------------------------- preview
     def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> np.ndarray:
