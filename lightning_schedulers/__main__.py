@@ -4,7 +4,11 @@ The YAML file uses LightningCLI's form: ``trainer.callbacks`` is a list of ``cla
 ``init_args`` entries (callbacks from other packages are skipped), and ``trainer.max_epochs``,
 ``max_steps``, ``accumulate_grad_batches`` and ``devices`` describe the fit. The length of the
 training dataloader is not in a LightningCLI file: give ``--batches-per-epoch`` (or a
-``preview: {batches_per_epoch: N, initial: LR}`` section).
+``preview: {batches_per_epoch: N, initial: LR}`` section). A file may also hold one callback
+(``class_path`` / ``init_args`` at the top) or a list of them; give the fit's length with
+``--max-epochs`` or ``--max-steps`` then (they override the file's). A file that cannot be used
+(no scheduler callback in it, a class that does not import, bad arguments) is an error with exit
+status 2.
 """
 
 from __future__ import annotations
@@ -19,18 +23,74 @@ from typing import Any
 # Lightning, torch and yaml are imported by the command that needs them, so `--help` answers at once.
 
 
+class ConfigError(Exception):
+    """A config file the preview cannot use; the command line prints it and exits with status 2."""
+
+
+def resolve_class(class_path: Any) -> type:
+    """The class a ``class_path`` names, or a :class:`ConfigError` saying what is wrong."""
+    module_name, _, attribute = str(class_path).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name or attribute), attribute)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ConfigError(f"class_path {class_path!r} does not name a class that can be imported ({error})") from None
+    if not isinstance(cls, type):
+        raise ConfigError(f"class_path {class_path!r} names {cls!r}, not a class")
+    return cls
+
+
 def instantiate(spec: Any) -> Any:
     """Build ``{class_path, init_args}`` entries (recursively) as LightningCLI does."""
     if isinstance(spec, list):
         return [instantiate(item) for item in spec]
     if isinstance(spec, dict) and "class_path" in spec:
-        module_name, _, attribute = str(spec["class_path"]).rpartition(".")
-        cls = getattr(importlib.import_module(module_name), attribute)
+        cls = resolve_class(spec["class_path"])
         kwargs = {key: instantiate(value) for key, value in (spec.get("init_args") or {}).items()}
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{spec['class_path']}: {error}") from None
     if isinstance(spec, dict):
         return {key: instantiate(value) for key, value in spec.items()}
     return spec
+
+
+def _scheduler_specs(config: Any) -> tuple[dict[str, Any], list[Any], list[Any]]:
+    """The trainer settings, the scheduler callbacks' specs and the skipped entries of a config.
+
+    A config is LightningCLI's (``trainer.callbacks``), or one callback (``class_path`` /
+    ``init_args`` at the top), or a list of callbacks.
+    """
+    from lightning_schedulers.callbacks.base import SchedulerCallback
+
+    if isinstance(config, dict) and "class_path" in config:
+        trainer: dict[str, Any] = {}
+        specs: list[Any] = [config]
+    elif isinstance(config, list):
+        trainer, specs = {}, config
+    elif isinstance(config, dict):
+        trainer = config.get("trainer") or {}
+        if not isinstance(trainer, dict):
+            raise ConfigError(f"`trainer` must be a mapping of Trainer settings, got {trainer!r}")
+        specs = trainer.get("callbacks") or []
+        if isinstance(specs, dict):
+            specs = [specs]
+    else:
+        raise ConfigError(f"expected a LightningCLI config (a mapping) or callbacks, got {config!r}")
+    ours, skipped = [], []
+    for spec in specs:
+        path = spec.get("class_path") if isinstance(spec, dict) else None
+        if path is None:
+            skipped.append(spec)
+        elif str(path).startswith("lightning_schedulers"):
+            ours.append(spec)
+        else:
+            try:  # a user's subclass is previewed; another package's callback, importable or not, is skipped
+                mine = issubclass(resolve_class(path), SchedulerCallback)
+            except ConfigError:
+                mine = False
+            (ours if mine else skipped).append(spec if mine else path)
+    return trainer, ours, skipped
 
 
 def _devices(value: Any) -> int:
@@ -48,31 +108,53 @@ def run_preview(argv: Sequence[str]) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write a PNG plot of every scheduled value")
     parser.add_argument("--batches-per-epoch", type=int, default=None, help="training batches per epoch")
     parser.add_argument("--initial", type=float, default=None, help="the lr from configure_optimizers")
+    parser.add_argument("--max-epochs", type=int, default=None, help="the fit's epochs (overrides trainer.max_epochs)")
+    parser.add_argument("--max-steps", type=int, default=None, help="the fit's steps (overrides trainer.max_steps)")
     args = parser.parse_args(argv)
     import yaml
 
     from lightning_schedulers.previews import FitPlan, preview
 
-    config = yaml.safe_load(args.config.read_text()) or {}
-    trainer = config.get("trainer") or {}
-    options = config.get("preview") or {}
+    try:
+        config = yaml.safe_load(args.config.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        parser.error(f"cannot read {args.config}: {error}")
+    try:
+        trainer, ours, skipped = _scheduler_specs(config)
+    except ConfigError as error:
+        parser.error(f"{args.config}: {error}")
+    if not ours:
+        parser.error(
+            f"{args.config} holds no scheduler callback of lightning_schedulers to preview (looked for "
+            f"`trainer.callbacks`, or a callback's class_path/init_args at the top); skipped: {skipped}"
+        )
+    options = (config.get("preview") if isinstance(config, dict) else None) or {}
     batches = args.batches_per_epoch or options.get("batches_per_epoch")
     if batches is None:
         parser.error("give --batches-per-epoch (or preview.batches_per_epoch in the file)")
-    initial = (
-        args.initial if args.initial is not None else options.get("initial", (config.get("model") or {}).get("lr", 1.0))
-    )
-    specs = trainer.get("callbacks") or []
-    ours = [s for s in specs if isinstance(s, dict) and str(s.get("class_path", "")).startswith("lightning_schedulers")]
-    skipped = [s.get("class_path", s) if isinstance(s, dict) else s for s in specs if s not in ours]
-    plan = FitPlan(
-        max_epochs=trainer.get("max_epochs", 1000 if trainer.get("max_steps", -1) == -1 else None),
-        max_steps=trainer.get("max_steps", -1),
-        batches_per_epoch=int(batches),
-        accumulate_grad_batches=trainer.get("accumulate_grad_batches", 1),
-        devices=_devices(trainer.get("devices", 1)),
-    )
-    result = preview(instantiate(ours), plan, initial=initial)
+    model = (config.get("model") if isinstance(config, dict) else None) or {}
+    initial = args.initial if args.initial is not None else options.get("initial", model.get("lr", 1.0))
+    trainer = dict(trainer)
+    if args.max_epochs is not None:
+        trainer["max_epochs"] = args.max_epochs
+    if args.max_steps is not None:
+        trainer["max_steps"] = args.max_steps
+        trainer.setdefault("max_epochs", None)
+    try:
+        plan = FitPlan(
+            max_epochs=trainer.get("max_epochs", 1000 if trainer.get("max_steps", -1) == -1 else None),
+            max_steps=trainer.get("max_steps", -1),
+            batches_per_epoch=int(batches),
+            accumulate_grad_batches=trainer.get("accumulate_grad_batches", 1),
+            devices=_devices(trainer.get("devices", 1)),
+        )
+        callbacks = instantiate(ours)
+    except (ConfigError, TypeError, ValueError) as error:
+        parser.error(f"{args.config}: {error}")
+    try:
+        result = preview(callbacks, plan, initial=initial)
+    except (TypeError, ValueError) as error:
+        parser.error(f"{args.config}: {error}")
     print(
         f"{args.config}: {plan.total_steps} optimizer steps ({plan.steps_per_epoch} per epoch), initial value {initial}"
     )

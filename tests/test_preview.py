@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,50 @@ def test_preview_command_line(tmp_path: Path) -> None:
     assert out.read_bytes()[:4] == b"\x89PNG"
     missing = subprocess.run(command, capture_output=True, text=True)
     assert missing.returncode == 2 and "--batches-per-epoch" in missing.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lightning_schedulers", *args], capture_output=True, text=True)
+
+
+def test_preview_command_line_previews_a_file_holding_one_callback(tmp_path: Path) -> None:
+    config = tmp_path / "one.yaml"
+    config.write_text("class_path: lightning_schedulers.StepLR\ninit_args:\n  step_size: 2\n  gamma: 0.5\n")
+    result = run_cli("preview", str(config), "--batches-per-epoch", "4", "--max-epochs", "6", "--initial", "0.8")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = lines[1].split()
+    row = next(line for line in lines if line.startswith("StepLR:")).split()[1:]
+    expected = ls.StepLR(step_size=2, gamma=0.5).simulate(6, initial=0.8)
+    steps = [int(s) for s in header[1:]]
+    assert [float(v) for v in row] == pytest.approx([expected[s // 4] for s in steps], rel=1e-3)  # the table's 4 digits
+
+
+def test_preview_command_line_help_exits_zero() -> None:
+    assert run_cli("--help").returncode == 0
+    assert run_cli("preview", "--help").returncode == 0
+
+
+def test_preview_command_line_unusable_files_exit_with_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lightning_schedulers.__main__ import main
+
+    cases = {
+        "trainer: {max_epochs: 2, callbacks: [{class_path: lightning.pytorch.callbacks.ModelCheckpoint}]}": (
+            "holds no scheduler callback"
+        ),
+        "trainer: {max_epochs: 2}": "holds no scheduler callback",
+        "class_path: lightning_schedulers.NoSuchScheduler": "does not name a class that can be imported",
+        "class_path: lightning_schedulers.StepLR\ninit_args: {step_size: -1}": r"`step_size` must be >= 1",
+        "- 1\n- 2": "holds no scheduler callback",
+        "just a string": "expected a LightningCLI config",
+        "class_path: lightning_schedulers.StepLR\ninit_args: {step_size: 1}\n[": "cannot read",
+    }
+    for i, (text, message) in enumerate(cases.items()):
+        config = tmp_path / f"bad{i}.yaml"
+        config.write_text(text)
+        with pytest.raises(SystemExit) as exited:  # in process: the same main() as the command line
+            main(["preview", str(config), "--batches-per-epoch", "4", "--max-epochs", "2"])
+        assert exited.value.code == 2, text
+        assert re.search(message, capsys.readouterr().err), text
