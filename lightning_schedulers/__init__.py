@@ -78,7 +78,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "lightning_schedulers.previews": ("FitPlan", "Preview", "preview"),
     "lightning_schedulers.schedules": ("Phase", "Schedule", "cosinespace", "join_phases", "linspace"),
-    "lightning_schedulers.schedules.durations": ("TrainingFraction", "fraction"),
+    "lightning_schedulers.schedules.durations": ("Duration", "TrainingFraction", "fraction"),
     "lightning_schedulers.schedules.presets": ("one_cycle_phases", "sgdr_phases"),
     "lightning_schedulers.targets": ("Attribute", "ParamGroup"),
 }
@@ -98,7 +98,65 @@ _MOVED = {
     "lightning_schedulers.torch_family": ("lightning_schedulers.families.torch",),
 }
 
-__all__ = sorted([*_WHERE, *_SUBMODULES, "__version__"], key=lambda name: (name.startswith("_"), name))
+# Written out, not computed: type checkers read a literal __all__ to know what the package exports
+# (tests/test_typing.py checks it lists exactly the names above).
+__all__ = [
+    "Attribute",
+    "ChainedScheduler",
+    "ConcatScheduler",
+    "ConstantLR",
+    "CosineAnnealingLR",
+    "CosineAnnealingScheduler",
+    "CosineAnnealingStateScheduler",
+    "CosineAnnealingWarmRestarts",
+    "CosineCyclesLR",
+    "CyclicLR",
+    "Duration",
+    "ExpStateScheduler",
+    "ExponentialDecayLR",
+    "ExponentialLR",
+    "FitPlan",
+    "InverseSqrtLR",
+    "LambdaLR",
+    "LambdaStateScheduler",
+    "LinearCyclicalScheduler",
+    "LinearCyclicalStateScheduler",
+    "LinearLR",
+    "MultiStepLR",
+    "MultiStepStateScheduler",
+    "MultiplicativeLR",
+    "OneCycleLR",
+    "OptimizerPolicy",
+    "ParamGroup",
+    "Phase",
+    "PiecewiseLinear",
+    "PiecewiseLinearStateScheduler",
+    "PolynomialDecayLR",
+    "PolynomialLR",
+    "Preview",
+    "ReduceAttributeOnPlateau",
+    "ReduceLROnPlateau",
+    "Schedule",
+    "ScheduleCallback",
+    "SchedulerCallback",
+    "SequentialLR",
+    "StepLR",
+    "StepStateScheduler",
+    "TrainingFraction",
+    "WarmupCosineLR",
+    "WarmupStableDecayLR",
+    "cosinespace",
+    "create_lr_scheduler_with_warmup",
+    "fraction",
+    "join_phases",
+    "linspace",
+    "one_cycle_phases",
+    "presets",
+    "preview",
+    "schedules",
+    "sgdr_phases",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -188,6 +246,6 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     )
     from lightning_schedulers.previews import FitPlan, Preview, preview
     from lightning_schedulers.schedules import Phase, Schedule, cosinespace, join_phases, linspace
-    from lightning_schedulers.schedules.durations import TrainingFraction, fraction
+    from lightning_schedulers.schedules.durations import Duration, TrainingFraction, fraction
     from lightning_schedulers.schedules.presets import one_cycle_phases, sgdr_phases
     from lightning_schedulers.targets import Attribute, ParamGroup

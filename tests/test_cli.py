@@ -98,3 +98,58 @@ def test_the_example_config_runs(tmp_path: Path) -> None:
     with open(next(tmp_path.glob("cli/version_*/metrics.csv")), newline="") as handle:
         header = next(csv.reader(handle))
     assert {"lr-SGD", "lr-SGD-momentum", "net.2.p", "l2_weight", "val_loss"} <= set(header)
+
+
+FRACTIONS = """
+trainer:
+  accelerator: cpu
+  max_epochs: 2
+  log_every_n_steps: 1
+  enable_progress_bar: false
+  enable_model_summary: false
+  enable_checkpointing: false
+  logger:
+    class_path: lightning.pytorch.loggers.CSVLogger
+    init_args: {save_dir: SAVE_DIR, name: cli}
+  callbacks:
+    - class_path: lightning_schedulers.ReduceLROnPlateau
+      init_args:
+        monitor: val_loss
+        factor: 0.5
+        patience: 1000
+        base:
+          class_path: lightning_schedulers.WarmupCosineLR
+          init_args: {warmup_steps: 0.25, min_factor: 0.01}
+    - class_path: lightning_schedulers.PiecewiseLinear
+      init_args:
+        param_name: momentum
+        milestones_values: [[0, 0.85], [0.5, 0.95]]
+    - class_path: lightning_schedulers.CosineAnnealingStateScheduler
+      init_args: {start_value: 0.0, end_value: 0.01, cycle_size: 0.5, param_name: l2_weight, interval: step}
+"""
+
+
+def test_fractions_of_training_parse_from_yaml_everywhere_including_nested_callbacks(tmp_path: Path) -> None:
+    config = tmp_path / "fractions.yaml"
+    config.write_text(FRACTIONS.replace("SAVE_DIR", str(tmp_path)))
+    cli = LightningCLI(Regression, Synthetic, run=False, args=["--config", str(config)])
+    plateau, momentum, l2 = (cb for cb in cli.trainer.callbacks if isinstance(cb, ls.SchedulerCallback))
+    assert plateau.base.warmup_steps == ls.fraction(0.25)
+    assert momentum.milestones_values[1][0] == ls.fraction(0.5)
+    assert l2.cycle_size == ls.fraction(0.5)
+
+
+@pytest.mark.slow
+def test_a_lightning_cli_fit_with_fractions_applies_them_against_the_fit(tmp_path: Path) -> None:
+    config = tmp_path / "fractions.yaml"
+    config.write_text(FRACTIONS.replace("SAVE_DIR", str(tmp_path)))
+    command = [sys.executable, str(EXAMPLES / "cli.py"), "fit", "--config", str(config)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(next(tmp_path.glob("cli/version_*/metrics.csv")), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    lr = {int(r["step"]): float(r["lr-SGD"]) for r in rows if r.get("lr-SGD")}
+    total = 2 * 12  # Synthetic: 384 training samples in batches of 32, two epochs
+    expected = ls.WarmupCosineLR(warmup_steps=6, min_factor=0.01).simulate(total, initial=0.05)  # 0.25 of 24
+    assert sorted(lr) == list(range(total))
+    assert [lr[s] for s in range(total)] == pytest.approx(expected.tolist(), rel=1e-12)

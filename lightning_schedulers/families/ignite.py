@@ -26,7 +26,7 @@ from lightning_schedulers.callbacks.binding import Binding
 from lightning_schedulers.families.common import _TorchLRScheduler
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Join, Shift
-from lightning_schedulers.schedules.durations import TrainingFraction, check_duration
+from lightning_schedulers.schedules.durations import Duration, TrainingFraction, check_duration
 from lightning_schedulers.schedules.references import CyclicalAnneal
 from lightning_schedulers.schedules.shapes import PiecewiseLinear as PiecewiseLinearSchedule
 from lightning_schedulers.targets import Attribute, ParamGroup, check_key, check_optimizer, check_path
@@ -126,11 +126,11 @@ class _Cyclical(_IgniteScheduler):
         param_name: str,
         start_value: float,
         end_value: float,
-        cycle_size: int,
+        cycle_size: Duration,
         cycle_mult: float = 1.0,
         start_value_mult: float = 1.0,
         end_value_mult: float = 1.0,
-        warmup_duration: int = 0,
+        warmup_duration: Duration = 0,
         save_history: bool = False,
         param_group_index: int | None = None,
         **kwargs: Any,
@@ -212,7 +212,7 @@ class PiecewiseLinear(_IgniteScheduler):
     def __init__(
         self,
         param_name: str,
-        milestones_values: Sequence[tuple[int, float]],
+        milestones_values: Sequence[tuple[Duration, float]],
         save_history: bool = False,
         param_group_index: int | None = None,
         **kwargs: Any,
@@ -286,7 +286,7 @@ class ConcatScheduler(_Composite):
     def __init__(
         self,
         schedulers: Sequence[SchedulerCallback],
-        durations: Sequence[int],
+        durations: Sequence[Duration],
         save_history: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -332,7 +332,7 @@ class _WarmupScheduler(_Composite):
         self,
         lr_scheduler: SchedulerCallback,
         warmup_start_value: float,
-        warmup_duration: int,
+        warmup_duration: Duration,
         warmup_end_value: float | None,
         save_history: bool,
         **kwargs: Any,
@@ -381,7 +381,7 @@ class _WarmupScheduler(_Composite):
 def create_lr_scheduler_with_warmup(
     lr_scheduler: SchedulerCallback,
     warmup_start_value: float,
-    warmup_duration: int,
+    warmup_duration: Duration,
     warmup_end_value: float | None = None,
     save_history: bool = False,
     **kwargs: Any,

@@ -23,7 +23,7 @@ from lightning_schedulers.families.common import growth_ceiling
 from lightning_schedulers.families.ignite import _IgniteScheduler, _keep_anneal_arguments, _pairs
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Lambda
-from lightning_schedulers.schedules.durations import check_duration
+from lightning_schedulers.schedules.durations import Duration, check_duration
 from lightning_schedulers.schedules.references import CyclicalAnneal
 from lightning_schedulers.schedules.shapes import Exponential, MultiStep
 from lightning_schedulers.schedules.shapes import PiecewiseLinear as PiecewiseLinearSchedule
@@ -92,7 +92,7 @@ class StepStateScheduler(_StateScheduler):
         self,
         initial_value: float,
         gamma: float,
-        step_size: int,
+        step_size: Duration,
         param_name: str,
         save_history: bool = False,
         create_new: bool = False,
@@ -122,7 +122,7 @@ class MultiStepStateScheduler(_StateScheduler):
         self,
         initial_value: float,
         gamma: float,
-        milestones: Sequence[int],
+        milestones: Sequence[Duration],
         param_name: str,
         save_history: bool = False,
         create_new: bool = False,
@@ -173,7 +173,7 @@ class PiecewiseLinearStateScheduler(_StateScheduler):
 
     def __init__(
         self,
-        milestones_values: Sequence[tuple[int, float]],
+        milestones_values: Sequence[tuple[Duration, float]],
         param_name: str,
         save_history: bool = False,
         create_new: bool = False,
@@ -193,12 +193,12 @@ class _CyclicalState(_StateScheduler):
         self,
         start_value: float,
         end_value: float,
-        cycle_size: int,
+        cycle_size: Duration,
         param_name: str,
         cycle_mult: float = 1.0,
         start_value_mult: float = 1.0,
         end_value_mult: float = 1.0,
-        warmup_duration: int = 0,
+        warmup_duration: Duration = 0,
         save_history: bool = False,
         create_new: bool = False,
         monotonic: bool = False,

@@ -18,7 +18,7 @@ from typing import Any
 from lightning_schedulers._validation import check_choice, check_float
 from lightning_schedulers.families.common import _TorchLRScheduler, _TotalFromTrainer
 from lightning_schedulers.schedules.base import Schedule
-from lightning_schedulers.schedules.durations import TrainingFraction, check_duration
+from lightning_schedulers.schedules.durations import Duration, TrainingFraction, check_duration
 from lightning_schedulers.schedules.presets import (
     DECAY_SHAPES,
     cosine_cycles,
@@ -34,7 +34,7 @@ __all__ = ["CosineCyclesLR", "InverseSqrtLR", "PolynomialDecayLR", "WarmupCosine
 class _ModernLR(_TotalFromTrainer):
     _default_interval = "step"
 
-    def __init__(self, total_steps: int | None, **kwargs: Any) -> None:
+    def __init__(self, total_steps: Duration | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.total_steps = None if total_steps is None else check_duration("total_steps", total_steps, minimum=1)
 
@@ -90,8 +90,8 @@ class WarmupCosineLR(_ModernLR):
 
     def __init__(
         self,
-        warmup_steps: int,
-        total_steps: int | None = None,
+        warmup_steps: Duration,
+        total_steps: Duration | None = None,
         warmup_start_factor: float = 0.0,
         min_factor: float = 0.0,
         **kwargs: Any,
@@ -123,9 +123,9 @@ class WarmupStableDecayLR(_ModernLR):
 
     def __init__(
         self,
-        warmup_steps: int,
-        decay_steps: int,
-        total_steps: int | None = None,
+        warmup_steps: Duration,
+        decay_steps: Duration,
+        total_steps: Duration | None = None,
         decay: str = "linear",
         warmup_start_factor: float = 0.0,
         min_factor: float = 0.0,
@@ -168,10 +168,10 @@ class PolynomialDecayLR(_ModernLR):
 
     def __init__(
         self,
-        total_steps: int | None = None,
+        total_steps: Duration | None = None,
         power: float = 1.0,
         end_factor: float = 0.0,
-        warmup_steps: int = 0,
+        warmup_steps: Duration = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(total_steps, **kwargs)
@@ -208,13 +208,13 @@ class CosineCyclesLR(_TorchLRScheduler):
 
     def __init__(
         self,
-        cycle_steps: int,
+        cycle_steps: Duration,
         cycle_mult: float = 1.0,
         cycle_decay: float = 1.0,
         cycle_limit: int = 1,
         k_decay: float = 1.0,
         min_factor: float = 0.0,
-        warmup_steps: int = 0,
+        warmup_steps: Duration = 0,
         warmup_start_factor: float = 0.0,
         warmup_prefix: bool = False,
         **kwargs: Any,
@@ -258,7 +258,7 @@ class InverseSqrtLR(_TorchLRScheduler):
 
     _default_interval = "step"
 
-    def __init__(self, warmup_steps: int, **kwargs: Any) -> None:
+    def __init__(self, warmup_steps: Duration, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=1)
 

@@ -14,7 +14,7 @@ from typing import Any
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
 from lightning_schedulers.families.common import _per_group, _TorchLRScheduler, growth_ceiling
 from lightning_schedulers.schedules.base import Schedule
-from lightning_schedulers.schedules.durations import check_duration
+from lightning_schedulers.schedules.durations import Duration, check_duration
 from lightning_schedulers.schedules.shapes import Exponential
 
 __all__ = ["ExponentialDecayLR"]
@@ -48,9 +48,9 @@ class ExponentialDecayLR(_TorchLRScheduler):
     def __init__(
         self,
         base_lr: float | Sequence[float] | None = None,
-        decay_steps: int = 1000,
+        decay_steps: Duration = 1000,
         decay_rate: float = 0.96,
-        transition_begin: int = 0,
+        transition_begin: Duration = 0,
         staircase: bool = False,
         end_value: float | None = None,
         **kwargs: Any,

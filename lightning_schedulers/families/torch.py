@@ -42,7 +42,7 @@ from lightning_schedulers.families.common import (
 )
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import CumulativeProduct, Join, Lambda, Product, Scale
-from lightning_schedulers.schedules.durations import TrainingFraction, check_duration, check_duration_sequence
+from lightning_schedulers.schedules.durations import Duration, TrainingFraction, check_duration, check_duration_sequence
 from lightning_schedulers.schedules.references import CosineRestarts, Cyclic, OneCycle
 from lightning_schedulers.schedules.shapes import Constant, Cosine, Exponential, Linear, MultiStep, Polynomial
 from lightning_schedulers.targets import resolve_optimizer
@@ -180,7 +180,7 @@ class StepLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, step_size: int, gamma: float = 0.1, **kwargs: Any) -> None:
+    def __init__(self, step_size: Duration, gamma: float = 0.1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.step_size = check_duration("step_size", step_size, minimum=1)
         self.gamma = check_float("gamma", gamma, positive=True)
@@ -202,7 +202,7 @@ class MultiStepLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, milestones: Sequence[int], gamma: float = 0.1, **kwargs: Any) -> None:
+    def __init__(self, milestones: Sequence[Duration], gamma: float = 0.1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         given = check_duration_sequence("milestones", milestones, strictly_increasing=False)
         # torch sorts its milestones; fractions are ordered when the fit resolves them.
@@ -225,7 +225,7 @@ class ConstantLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, factor: float = 1.0 / 3, total_iters: int = 5, **kwargs: Any) -> None:
+    def __init__(self, factor: float = 1.0 / 3, total_iters: Duration = 5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.factor = check_float("factor", factor)
         if not 0.0 <= self.factor <= 1.0:
@@ -247,7 +247,7 @@ class LinearLR(_TorchLRScheduler):
     _chainable = True
 
     def __init__(
-        self, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5, **kwargs: Any
+        self, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: Duration = 5, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.start_factor = check_float("start_factor", start_factor)
@@ -290,7 +290,7 @@ class PolynomialLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, total_iters: int = 5, power: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, total_iters: Duration = 5, power: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.total_iters = check_duration("total_iters", total_iters, minimum=1)
         self.power = check_float("power", power, positive=True)
@@ -311,7 +311,7 @@ class CosineAnnealingLR(_TorchLRScheduler):
         [1.0, 0.5, 0.0, 0.5, 1.0]
     """
 
-    def __init__(self, T_max: int, eta_min: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, T_max: Duration, eta_min: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.T_max = check_duration("T_max", T_max, minimum=1)
         self.eta_min = check_float("eta_min", eta_min)
@@ -330,7 +330,7 @@ class CosineAnnealingWarmRestarts(_TorchLRScheduler):
         [1.0, 0.5, 1.0, 0.5]
     """
 
-    def __init__(self, T_0: int, T_mult: int = 1, eta_min: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, T_0: Duration, T_mult: int = 1, eta_min: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.T_0 = check_duration("T_0", T_0, minimum=1)
         self.T_mult = check_int("T_mult", T_mult, minimum=1)
@@ -370,8 +370,8 @@ class CyclicLR(_TorchLRScheduler):
         self,
         base_lr: float | Sequence[float],
         max_lr: float | Sequence[float],
-        step_size_up: int = 2000,
-        step_size_down: int | None = None,
+        step_size_up: Duration = 2000,
+        step_size_down: Duration | None = None,
         mode: str = "triangular",
         gamma: float = 1.0,
         scale_fn: Callable[[float], float] | None = None,
@@ -458,7 +458,7 @@ class OneCycleLR(_TotalFromTrainer):
     def __init__(
         self,
         max_lr: float | Sequence[float],
-        total_steps: int | None = None,
+        total_steps: Duration | None = None,
         epochs: int | None = None,
         steps_per_epoch: int | None = None,
         pct_start: float = 0.3,
@@ -579,7 +579,7 @@ class SequentialLR(_TorchLRScheduler):
         [0.5, 0.75, 1.0, 0.5, 0.25]
     """
 
-    def __init__(self, schedulers: Sequence[_TorchLRScheduler], milestones: Sequence[int], **kwargs: Any) -> None:
+    def __init__(self, schedulers: Sequence[_TorchLRScheduler], milestones: Sequence[Duration], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.schedulers = _check_members("SequentialLR", schedulers, self)
         bounds = check_sequence("milestones", milestones, allow_empty=True)

@@ -65,7 +65,7 @@ class TrainingFraction:
     __int__ = __float__ = __index__ = _unresolved
 
 
-Duration = int | TrainingFraction
+Duration = int | float | TrainingFraction
 """A number of events, or a fraction of the fit."""
 
 

@@ -24,6 +24,7 @@ from lightning_schedulers._validation import (
 )
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Shift, deferrable, sequence
+from lightning_schedulers.schedules.durations import Duration
 from lightning_schedulers.schedules.phases import Phase, cosinespace, linspace
 from lightning_schedulers.schedules.references import CosineCycles
 from lightning_schedulers.schedules.shapes import Constant, Cosine, InverseSqrt, Linear, Polynomial, PowerRamp
@@ -43,7 +44,7 @@ MAX_PHASES = 100_000
 """The most phases a preset returns as a list (one Python object each)."""
 
 
-def _with_warmup(start: float, peak: float, warmup_steps: int, rest: Schedule) -> Schedule:
+def _with_warmup(start: float, peak: float, warmup_steps: Duration, rest: Schedule) -> Schedule:
     if warmup_steps == 0:
         return rest
     return sequence([Linear(start, peak, warmup_steps), rest], durations=[warmup_steps])
@@ -51,7 +52,7 @@ def _with_warmup(start: float, peak: float, warmup_steps: int, rest: Schedule) -
 
 @deferrable("total_steps", "warmup_steps")
 def warmup_cosine(
-    peak: float, total_steps: int, warmup_steps: int = 0, start: float = 0.0, floor: float = 0.0
+    peak: float, total_steps: Duration, warmup_steps: Duration = 0, start: float = 0.0, floor: float = 0.0
 ) -> Schedule:
     """Linear warmup from ``start`` to ``peak``, then a cosine decay to ``floor`` at ``total_steps``.
 
@@ -71,9 +72,9 @@ def warmup_cosine(
 @deferrable("total_steps", "warmup_steps", "decay_steps")
 def warmup_stable_decay(
     peak: float,
-    total_steps: int,
-    warmup_steps: int,
-    decay_steps: int,
+    total_steps: Duration,
+    warmup_steps: Duration,
+    decay_steps: Duration,
     decay: str = "linear",
     start: float = 0.0,
     floor: float = 0.0,
@@ -109,7 +110,7 @@ def warmup_stable_decay(
     return _with_warmup(start, peak, warmup, body)
 
 
-def noam(model_size: int, warmup_steps: int, factor: float = 1.0) -> Schedule:
+def noam(model_size: int, warmup_steps: Duration, factor: float = 1.0) -> Schedule:
     """The Transformer's inverse-square-root schedule: ``factor * model_size**-0.5 * min(s**-0.5, s * warmup**-1.5)``.
 
     ``s = t + 1``: a linear warmup over ``warmup_steps``, then decay as ``1 / sqrt(s)``.
@@ -123,7 +124,9 @@ def noam(model_size: int, warmup_steps: int, factor: float = 1.0) -> Schedule:
 
 
 @deferrable("steps", "warmup_steps")
-def polynomial_decay(start: float, end: float, steps: int, power: float = 1.0, warmup_steps: int = 0) -> Schedule:
+def polynomial_decay(
+    start: float, end: float, steps: Duration, power: float = 1.0, warmup_steps: Duration = 0
+) -> Schedule:
     """Polynomial decay from ``start`` to ``end`` over ``steps`` after an optional linear warmup from 0.
 
     Example:
@@ -138,12 +141,12 @@ def polynomial_decay(start: float, end: float, steps: int, power: float = 1.0, w
 def cosine_cycles(
     peak: float,
     floor: float,
-    cycle_steps: int,
+    cycle_steps: Duration,
     cycle_mult: float = 1.0,
     cycle_decay: float = 1.0,
     cycle_limit: int = 1,
     k_decay: float = 1.0,
-    warmup_steps: int = 0,
+    warmup_steps: Duration = 0,
     warmup_start: float = 0.0,
     warmup_prefix: bool = False,
 ) -> Schedule:
@@ -194,7 +197,7 @@ def sgdr_phases(
 
 
 def one_cycle_phases(
-    steps: int,
+    steps: Duration,
     lr: tuple[float, float] = (0.1, 1),
     momentum: tuple[float, float] = (0.95, 0.85),
     finetune_lr: float = 0.01,
