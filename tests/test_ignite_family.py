@@ -307,7 +307,11 @@ BAD = [
     (lambda: ls.MultiStepStateScheduler(1.0, 0.5, [5, 2], "x"), ValueError, r"`milestones` must be non-decreasing"),
     (lambda: ls.LambdaStateScheduler(3, "x"), TypeError, r"`lambda_obj` must be callable, got 3"),
     (lambda: ls.ExpStateScheduler(1.0, 0.9, "a..b"), ValueError, r"`param_name` has an empty segment: 'a..b'"),
-    (lambda: ls.CosineAnnealingStateScheduler(1.0, 0.0, 4, "x", monotonic=True), ValueError, r"`monotonic` applies"),
+    (
+        lambda: ls.CosineAnnealingStateScheduler(1.0, 0.0, 4, "x", monotonic=True),
+        TypeError,
+        r"CosineAnnealingStateScheduler\(\): got an unexpected keyword argument .monotonic.",
+    ),
 ]
 
 

@@ -283,3 +283,42 @@ def test_a_tensor_target_logs_the_value_it_holds(tmp_path: Path) -> None:
         if "temperature" in metrics:
             held = float(torch.tensor(ls.schedules.Linear(1.0, 0.1, 16).value(step), dtype=torch.float32))
             assert metrics["temperature"] == held
+
+
+# ------------------------------------------------------------------ torch habits
+def test_passing_an_optimizer_as_torch_does_says_the_callback_takes_it_from_the_trainer() -> None:
+    optimizer = make_adamw()
+    for make in (lambda: ls.StepLR(optimizer, step_size=30), lambda: ls.OneCycleLR(optimizer, max_lr=0.1)):
+        with pytest.raises(TypeError, match=r"is a Lightning callback: it takes the optimizer from the trainer"):
+            make()
+    with pytest.raises(TypeError, match=r"StepLR is a Lightning callback.*optimizer=<index or class name>"):
+        ls.StepLR(step_size=30, optimizer=optimizer)  # type: ignore[arg-type]
+
+
+def test_a_misspelt_keyword_names_the_public_class_and_the_closest_argument() -> None:
+    with pytest.raises(
+        TypeError, match=r"^StepLR\(\): got an unexpected keyword argument 'gama' \(did you mean 'gamma'\?\)"
+    ):
+        ls.StepLR(step_size=2, gama=0.5)  # type: ignore[call-arg]
+    with pytest.raises(
+        TypeError, match=r"^LambdaLR\(\): got an unexpected keyword argument 'intervall' \(did you mean 'interval'"
+    ):
+        ls.LambdaLR(lambda e: 1.0, intervall="step")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"^ExpStateScheduler\(\): too many positional arguments"):
+        ls.ExpStateScheduler(1.0, 0.5, "kl", False, False, 3)  # type: ignore[misc]
+
+
+def test_signatures_list_the_common_keyword_arguments() -> None:
+    import inspect
+
+    for cls, own in (
+        (ls.StepLR, "step_size"),
+        (ls.LinearCyclicalScheduler, "cycle_size"),
+        (ls.WarmupCosineLR, "warmup_steps"),
+    ):
+        parameters = inspect.signature(cls).parameters
+        assert own in parameters
+        assert {"interval", "optimizer", "name", "save_history", "logging_enabled", "on_resume", "clock"} <= set(
+            parameters
+        )
+        assert all(p.kind is not p.VAR_KEYWORD for p in parameters.values())

@@ -18,6 +18,7 @@ stored: it is derived from Lightning's own counters (less the offset of an ``on_
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 from collections.abc import Callable, Sequence
@@ -105,6 +106,17 @@ class SchedulerCallback(Callback):
     _fast_from: int
     _fast_until: int
     _fast_log_at: float
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The whole signature, the keyword arguments passed on to the bases included, for help(),
+        # IDEs that ask inspect, and the argument check in __new__.
+        cls.__signature__ = _public_signature(cls)  # type: ignore[attr-defined]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> SchedulerCallback:
+        if args or kwargs:  # not for unpickling or copying, which call __new__ with no arguments
+            _check_arguments(cls, args, kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -933,6 +945,71 @@ def _own_parameters(cls: type[SchedulerCallback]) -> tuple[str, ...]:
 
 
 _PARAMETERS: dict[type, tuple[str, ...]] = {}
+
+
+def _public_signature(cls: type[SchedulerCallback]) -> inspect.Signature:
+    """``cls``'s constructor signature with what it passes on to its bases written out.
+
+    The first ``__init__`` in the MRO gives its parameters; a base reached through ``*args`` adds
+    its positional parameters in their place, one reached through ``**kwargs`` its optional and
+    keyword-only parameters (keyword-only), until a base passes nothing on.
+    """
+    positional: list[inspect.Parameter] = []
+    keyword: dict[str, inspect.Parameter] = {}
+    takes_positional, star = True, False
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        if not issubclass(klass, SchedulerCallback):
+            break
+        seen = {p.name for p in positional} | set(keyword)
+        more, star = False, False
+        for p in list(inspect.signature(init).parameters.values())[1:]:  # without self
+            if p.kind is p.VAR_KEYWORD:
+                more = True
+            elif p.kind is p.VAR_POSITIONAL:
+                star = True
+            elif p.name in seen:
+                continue
+            elif takes_positional and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                positional.append(p)
+            elif p.kind is p.KEYWORD_ONLY or p.default is not p.empty:
+                keyword[p.name] = p.replace(kind=p.KEYWORD_ONLY)
+            # else: a required positional parameter of a base, which the subclass passes itself
+        takes_positional = star
+        if not (more or star):
+            break
+    # A positional parameter without a default after one with a default can only be passed by keyword.
+    for i, p in enumerate(positional):
+        if p.default is p.empty and any(q.default is not q.empty for q in positional[:i]):
+            positional, rest = positional[:i], positional[i:]
+            keyword = {q.name: q.replace(kind=q.KEYWORD_ONLY) for q in rest} | keyword
+            break
+    extra = [inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL)] if star else []
+    return inspect.Signature([*positional, *extra, *keyword.values()])
+
+
+def _check_arguments(cls: type[SchedulerCallback], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Say what is wrong with a constructor call in the public class's terms (torch habits included)."""
+    name = cls.__name__
+    if any(isinstance(v, torch.optim.Optimizer) for v in (*args, *kwargs.values())):
+        raise TypeError(
+            f"{name} is a Lightning callback: it takes the optimizer from the trainer, so do not pass one "
+            f"(torch's {name}(optimizer, ...)); drop it, and pick the optimizer with optimizer=<index or class "
+            f"name> where the LightningModule has several: Trainer(callbacks=[ls.{name}(...)])"
+        )
+    signature: inspect.Signature = cls.__signature__  # type: ignore[attr-defined]
+    try:
+        signature.bind_partial(*args, **kwargs)  # a missing argument is __init__'s to report
+    except TypeError as error:
+        known = list(signature.parameters)
+        unknown = [k for k in kwargs if k not in signature.parameters]
+        hint = ""
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(f"{name}(): {error}{hint}; {name} takes {name}{signature}") from None
 
 
 def _describe(value: Any) -> str:

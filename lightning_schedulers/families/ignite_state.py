@@ -201,12 +201,10 @@ class _CyclicalState(_StateScheduler):
         warmup_duration: Duration = 0,
         save_history: bool = False,
         create_new: bool = False,
-        monotonic: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(param_name, save_history, create_new, **kwargs)
-        self.monotonic = check_bool("monotonic", monotonic)
-        shape = "linear_monotonic" if self._shape == "linear" and self.monotonic else self._shape
+        shape = "linear_monotonic" if self._shape == "linear" and getattr(self, "monotonic", False) else self._shape
         self._anneal = CyclicalAnneal(
             shape, start_value, end_value, cycle_size, cycle_mult, start_value_mult, end_value_mult, warmup_duration
         )
@@ -226,11 +224,6 @@ class CosineAnnealingStateScheduler(_CyclicalState):
 
     _shape = "cosine"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("monotonic"):
-            raise ValueError("`monotonic` applies to the linear cyclical schedule only")
-        super().__init__(*args, **kwargs)
-
 
 class LinearCyclicalStateScheduler(_CyclicalState):
     """ignite's linear cycles (:class:`LinearCyclicalScheduler`) on a module attribute; ignite has none.
@@ -241,3 +234,7 @@ class LinearCyclicalStateScheduler(_CyclicalState):
     """
 
     _shape = "linear"
+
+    def __init__(self, *args: Any, monotonic: bool = False, **kwargs: Any) -> None:
+        self.monotonic = check_bool("monotonic", monotonic)  # read by the base's __init__ (the shape)
+        super().__init__(*args, **kwargs)
