@@ -322,3 +322,34 @@ def test_signatures_list_the_common_keyword_arguments() -> None:
             parameters
         )
         assert all(p.kind is not p.VAR_KEYWORD for p in parameters.values())
+
+
+# ------------------------------------------------------------------ ignite: warmup around any optimizer scheduler
+@pytest.mark.parametrize("end_value", [None, 0.3])
+def test_warmup_around_a_concat_scheduler_equals_ignites(end_value: float | None) -> None:
+    from ignite.engine import Engine, Events
+    from ignite.handlers import param_scheduler as ips
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    concat = ips.ConcatScheduler(
+        [
+            ips.LinearCyclicalScheduler(optimizer, "lr", 0.1, 0.5, 10),
+            ips.CosineAnnealingScheduler(optimizer, "lr", 0.5, 0.01, 20),
+        ],
+        durations=[10],
+    )
+    warmup = ips.create_lr_scheduler_with_warmup(concat, 0.0, 5, warmup_end_value=end_value, save_history=True)
+    engine = Engine(lambda e, b: None)
+    engine.add_event_handler(Events.ITERATION_STARTED, warmup)
+    engine.run([0] * 40, max_epochs=1)
+    reference = [v[0] for v in engine.state.param_history["lr"]]
+    ours = ls.create_lr_scheduler_with_warmup(
+        ls.ConcatScheduler(
+            [ls.LinearCyclicalScheduler("lr", 0.1, 0.5, 10), ls.CosineAnnealingScheduler("lr", 0.5, 0.01, 20)],
+            durations=[10],
+        ),
+        0.0,
+        5,
+        warmup_end_value=end_value,
+    )
+    assert_parity(ours.simulate(40, initial=0.1), reference)

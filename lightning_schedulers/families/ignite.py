@@ -227,7 +227,7 @@ class PiecewiseLinear(_IgniteScheduler):
 def _member_schedules(member: SchedulerCallback, bases: list[float]) -> list[Schedule]:
     if isinstance(member, _TorchLRScheduler):
         return member._lr_schedules(bases)
-    if isinstance(member, _IgniteScheduler) and not member._state:
+    if isinstance(member, (_IgniteScheduler, _Composite)):
         return member._group_schedules(bases)
     raise TypeError(f"cannot compose {type(member).__name__}")  # pragma: no cover - checked at construction
 
@@ -235,17 +235,20 @@ def _member_schedules(member: SchedulerCallback, bases: list[float]) -> list[Sch
 def _member_key(member: SchedulerCallback) -> tuple[str, int | str, int | None]:
     if isinstance(member, _TorchLRScheduler):
         return "lr", member.optimizer, member.param_group_index
-    ignite = cast(_IgniteScheduler, member)  # _check_composable admitted only these two kinds
+    # _check_composable admitted only these kinds
+    ignite = cast("_IgniteScheduler | _Composite", member)
     return ignite.param_name, ignite.optimizer, ignite.param_group_index
 
 
 def _check_composable(name: str, value: Any, index: int | None = None) -> SchedulerCallback:
     label = name if index is None else f"{name}[{index}]"
-    ok = isinstance(value, _TorchLRScheduler) or (isinstance(value, _IgniteScheduler) and not value._state)
+    ok = isinstance(value, (_TorchLRScheduler, _Composite)) or (
+        isinstance(value, _IgniteScheduler) and not value._state
+    )
     if not ok:
         raise TypeError(
             f"`{label}` must be an optimizer scheduler of this package (an ignite- or torch-family "
-            f"callback), got {value!r}"
+            f"callback, a ConcatScheduler or a warmup from create_lr_scheduler_with_warmup), got {value!r}"
         )
     if getattr(value, "cycle_momentum", False):
         raise ValueError(
@@ -389,8 +392,9 @@ def create_lr_scheduler_with_warmup(
     """A linear warmup followed by ``lr_scheduler``, with the values of ignite's helper of the same name.
 
     The warmup goes from ``warmup_start_value`` to ``warmup_end_value`` (each group's lr when
-    ``None``) over ``warmup_duration`` events; then ``lr_scheduler`` (an ignite- or torch-family
-    callback of this package) runs in its own local time. As in ignite, when the wrapped
+    ``None``) over ``warmup_duration`` events; then ``lr_scheduler`` (any optimizer scheduler of
+    this package: an ignite- or torch-family callback, a :class:`ConcatScheduler`) runs in its own
+    local time. As in ignite, when the wrapped
     scheduler starts exactly at the warmup's end value the warmup stops one event short, so the
     end value is reached once, by the wrapped scheduler; a torch-family scheduler continues from
     its second value. Unlike ignite's helper around a plateau scheduler, the warmup always reaches
