@@ -60,6 +60,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "lightning_schedulers.families.optax": ("ExponentialDecayLR",),
     "lightning_schedulers.families.poutyne": ("OptimizerPolicy",),
+    "lightning_schedulers.families.transformers": ("TransformersLR", "get_scheduler"),
     "lightning_schedulers.families.torch": (
         "ChainedScheduler",
         "ConstantLR",
@@ -143,11 +144,13 @@ __all__ = [
     "StepLR",
     "StepStateScheduler",
     "TrainingFraction",
+    "TransformersLR",
     "WarmupCosineLR",
     "WarmupStableDecayLR",
     "cosinespace",
     "create_lr_scheduler_with_warmup",
     "fraction",
+    "get_scheduler",
     "join_phases",
     "linspace",
     "one_cycle_phases",
@@ -244,6 +247,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
         SequentialLR,
         StepLR,
     )
+    from lightning_schedulers.families.transformers import TransformersLR, get_scheduler
     from lightning_schedulers.previews import FitPlan, Preview, preview
     from lightning_schedulers.schedules import Phase, Schedule, cosinespace, join_phases, linspace
     from lightning_schedulers.schedules.durations import Duration, TrainingFraction, fraction

@@ -213,6 +213,8 @@ BASE: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "PolynomialDecayLR": (ls.PolynomialDecayLR, {"total_steps": 50, "power": 2.0}),
     "CosineCyclesLR": (ls.CosineCyclesLR, {"cycle_steps": 10}),
     "InverseSqrtLR": (ls.InverseSqrtLR, {"warmup_steps": 10}),
+    "TransformersLR": (ls.TransformersLR, {"kind": "cosine", "warmup_steps": 10, "total_steps": 100}),
+    "get_scheduler": (ls.get_scheduler, {"name": "linear", "warmup_steps": 10, "total_steps": 100}),
     "ReduceLROnPlateau": (ls.ReduceLROnPlateau, {"monitor": "val_loss", "factor": 0.5, "patience": 2}),
     "ReduceAttributeOnPlateau": (
         ls.ReduceAttributeOnPlateau,
