@@ -61,6 +61,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "lightning_schedulers.families.optax": ("ExponentialDecayLR",),
     "lightning_schedulers.families.poutyne": ("OptimizerPolicy",),
     "lightning_schedulers.families.transformers": ("TransformersLR", "get_scheduler"),
+    "lightning_schedulers.families.external": ("TorchScheduler",),
     "lightning_schedulers.families.torch": (
         "ChainedScheduler",
         "ConstantLR",
@@ -143,6 +144,7 @@ __all__ = [
     "SequentialLR",
     "StepLR",
     "StepStateScheduler",
+    "TorchScheduler",
     "TrainingFraction",
     "TransformersLR",
     "WarmupCosineLR",
@@ -206,6 +208,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from lightning_schedulers.callbacks.base import SchedulerCallback
     from lightning_schedulers.callbacks.generic import ScheduleCallback
     from lightning_schedulers.callbacks.plateau import ReduceAttributeOnPlateau, ReduceLROnPlateau
+    from lightning_schedulers.families.external import TorchScheduler
     from lightning_schedulers.families.ignite import (
         ConcatScheduler,
         CosineAnnealingScheduler,

@@ -10,6 +10,7 @@ fails the test.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import signal
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -215,6 +217,7 @@ BASE: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "InverseSqrtLR": (ls.InverseSqrtLR, {"warmup_steps": 10}),
     "TransformersLR": (ls.TransformersLR, {"kind": "cosine", "warmup_steps": 10, "total_steps": 100}),
     "get_scheduler": (ls.get_scheduler, {"name": "linear", "warmup_steps": 10, "total_steps": 100}),
+    "TorchScheduler": (ls.TorchScheduler, {"factory": functools.partial(torch.optim.lr_scheduler.StepLR, step_size=3)}),
     "ReduceLROnPlateau": (ls.ReduceLROnPlateau, {"monitor": "val_loss", "factor": 0.5, "patience": 2}),
     "ReduceAttributeOnPlateau": (
         ls.ReduceAttributeOnPlateau,

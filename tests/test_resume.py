@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -86,6 +87,12 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "CosineCyclesLR": lambda: ls.CosineCyclesLR(5, cycle_mult=1.5, cycle_decay=0.8, cycle_limit=4, k_decay=2.0),
     "StepLR-epoch": lambda: ls.StepLR(1, 0.5),
     "LambdaStateScheduler-epoch": lambda: ls.LambdaStateScheduler(decay, "tau", interval="epoch"),
+    "TransformersLR": lambda: ls.get_scheduler(
+        "cosine_with_restarts", warmup_steps=3, scheduler_specific_kwargs={"num_cycles": 2}
+    ),
+    "TorchScheduler": lambda: ls.TorchScheduler(
+        functools.partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=[0.5, 1.0], total_steps=40)
+    ),
 }
 
 

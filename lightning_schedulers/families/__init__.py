@@ -9,4 +9,5 @@ and applies them through :class:`~lightning_schedulers.callbacks.base.SchedulerC
 * :mod:`~lightning_schedulers.families.poutyne`: poutyne's ``OptimizerPolicy``.
 * :mod:`~lightning_schedulers.families.modern`: warmup-cosine, WSD, polynomial, timm cycles, inverse sqrt.
 * :mod:`~lightning_schedulers.families.transformers`: HF transformers' ``get_scheduler`` names.
+* :mod:`~lightning_schedulers.families.external`: any ``LRScheduler``-style scheduler (``TorchScheduler``).
 """

@@ -1,0 +1,288 @@
+"""Bring any scheduler: a ``torch.optim.lr_scheduler.LRScheduler``-style object as a callback of this package.
+
+:class:`TorchScheduler` runs the scheduler that ``factory(optimizer)`` builds, the way Lightning's
+``configure_optimizers`` path would step it, and writes what it computes into the trainer's
+optimizer through this package's targets: the same values, the same log names, conflict
+detection, checkpoint state and previews as every other callback here.
+
+The scheduler runs on a *stand-in* optimizer: a light copy of the real one's param-group
+hyperparameters (no parameters, no optimizer state). Stepping it is what the real scheduler would
+do, since a scheduler reads and writes only those hyperparameters; the real optimizer receives
+the values. That keeps the scheduler's state out of the real optimizer and makes previews
+(``simulate``) and resumes possible: a checkpoint holds the scheduler's ``state_dict``, and where
+it cannot be restored the scheduler is stepped again from the start (``t`` steps, once).
+
+Example:
+    >>> import functools, torch
+    >>> import lightning_schedulers as ls
+    >>> cb = ls.TorchScheduler(functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5))
+    >>> cb.simulate(5, initial=0.1).tolist()
+    [0.1, 0.1, 0.05, 0.05, 0.025]
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from lightning_schedulers._validation import check_choice, check_sequence
+from lightning_schedulers.callbacks.base import SchedulerCallback
+from lightning_schedulers.callbacks.binding import Binding
+from lightning_schedulers.schedules.base import Schedule, callable_name, check_callable
+from lightning_schedulers.schedules.composition import Lambda
+from lightning_schedulers.targets import ParamGroup, check_key, check_optimizer, resolve_optimizer, split_key
+
+__all__ = ["TorchScheduler"]
+
+# Set while simulate/plot run: the schedules then step a preview stand-in, not the fit's.
+_PREVIEWING: ContextVar[bool] = ContextVar("lightning_schedulers_previewing", default=False)
+_PREVIEW_SLOTS: ContextVar[int] = ContextVar("lightning_schedulers_preview_slots", default=1)
+
+# The stand-in of simulate() before any fit: an SGD-like group (momentum for cycle_momentum schedulers).
+_PREVIEW_GROUP = {"momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
+
+
+class _StandIn(torch.optim.Optimizer):
+    """An optimizer holding only param-group hyperparameters, for a scheduler to step."""
+
+    def __init__(self, groups: list[dict[str, Any]], defaults: dict[str, Any]) -> None:
+        dummy = [{**g, "params": [torch.zeros(1, requires_grad=True)]} for g in groups]
+        super().__init__(dummy, defaults)
+
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        return None  # nothing to optimize: a scheduler checks only that step() was called
+
+
+def _plain_groups(optimizer: torch.optim.Optimizer) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The hyperparameters of each param group (tensors as floats), and the defaults, as plain values."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            return float(value.item())
+        if isinstance(value, (tuple, list)):
+            return type(value)(plain(v) for v in value)
+        return value
+
+    groups = [{k: plain(v) for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    return groups, {k: plain(v) for k, v in optimizer.defaults.items()}
+
+
+class _Stepper:
+    """A scheduler built by ``factory`` on a stand-in optimizer, stepped to whatever event is asked for.
+
+    One cursor: stepping forward costs one ``step()`` per event; going back builds the scheduler
+    again and steps it from the start.
+    """
+
+    def __init__(
+        self, factory: Callable[[torch.optim.Optimizer], Any], groups: list[dict[str, Any]], defaults: dict[str, Any]
+    ) -> None:
+        self.factory, self.groups, self.defaults = factory, groups, defaults
+        self._start()
+
+    def _start(self) -> None:
+        self.optimizer = _StandIn([dict(g) for g in self.groups], dict(self.defaults))
+        self.scheduler = self.factory(self.optimizer)
+        if not callable(getattr(self.scheduler, "step", None)) or getattr(self.scheduler, "optimizer", None) is None:
+            raise TypeError(
+                f"`factory` must build an LRScheduler-style object (with .step() and .optimizer) from the optimizer "
+                f"it is given, got {self.scheduler!r}"
+            )
+        self.t = 0
+
+    def state(self) -> dict[str, Any]:
+        # The scheduler's state, and the hyperparameters it has set (they live in the optimizer).
+        return {"t": self.t, "scheduler": self.scheduler.state_dict(), "now": _plain_groups(self.optimizer)[0]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's state; where it does not load, step again from the start (once)."""
+        try:
+            self.scheduler.load_state_dict(state["scheduler"])
+            now = state["now"]
+            if len(now) != len(self.optimizer.param_groups):
+                raise ValueError("the param groups differ")
+            for group, saved in zip(self.optimizer.param_groups, now, strict=True):
+                group.update(saved)
+            self.t = int(state["t"])
+        except Exception:  # any failure to restore falls back to stepping again from the start
+            self._start()
+
+    def at(self, t: int) -> torch.optim.Optimizer:
+        """The stand-in optimizer as the scheduler leaves it after ``t`` steps."""
+        if t < self.t:
+            self._start()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*lr_scheduler.step\\(\\)", category=UserWarning)
+            while self.t < t:
+                self.optimizer.step()
+                self.scheduler.step()
+                self.t += 1
+        return self.optimizer
+
+
+class _Column:
+    """Slot ``slot``'s value of ``key`` after ``t`` scheduler steps (a picklable function of ``t``)."""
+
+    def __init__(self, stepper: _Stepper, key: str, slot: int) -> None:
+        self.stepper, self.key, self.slot = stepper, key, slot
+        self.__qualname__ = f"TorchScheduler[{key}][{slot}]"
+
+    def __call__(self, t: int) -> float:
+        group = self.stepper.at(max(int(t), 0)).param_groups[self.slot]
+        base, entry = split_key(self.key)
+        if self.key == "momentum" and "momentum" not in group and "betas" in group:
+            base, entry = "betas", 0
+        value = group[base] if entry is None else group[base][entry]
+        return float(value.item() if isinstance(value, torch.Tensor) else value)
+
+
+class TorchScheduler(SchedulerCallback):
+    """Any ``LRScheduler``-style scheduler, built by ``factory(optimizer)``, as a callback of this package.
+
+    It applies the values Lightning's ``configure_optimizers`` path gives (the scheduler stepped
+    once per optimizer step with ``interval="step"``, once per epoch with ``"epoch"``), bit for
+    bit, for your own schedulers and other libraries' (HF transformers'
+    ``get_cosine_schedule_with_warmup``, ...). Values are written as every callback of this
+    package writes them: logged under ``LearningRateMonitor``'s names, refused where another
+    scheduler drives the same key, kept exact across a resume mid-epoch (the scheduler's
+    ``state_dict`` is in the checkpoint; a scheduler whose state does not load is stepped again
+    from the start, ``t`` steps once), and previewed by ``simulate``, which steps a copy on a
+    stand-in SGD optimizer (momentum 0.9) whose groups start at ``initial``.
+
+    Args:
+        factory: builds the scheduler from an optimizer: a class (``torch.optim.lr_scheduler.StepLR``
+            with ``functools.partial`` for its arguments) or a function. It must be picklable for
+            DDP spawn: a module-level function or a ``partial``, not a ``lambda``.
+        keys: the param-group keys the scheduler sets; ``("lr",)``, with ``"momentum"`` added for a
+            scheduler built with ``cycle_momentum=True`` (torch's ``OneCycleLR``, ``CyclicLR``), when
+            ``None``.
+        interval: ``"step"`` (default) or ``"epoch"``, as in ``configure_optimizers``.
+        optimizer: the optimizer (an index into ``trainer.optimizers``, or its class name).
+        **kwargs: the other common keyword arguments (``name``, ``save_history``, ``logging_enabled``,
+            ``on_resume``, ``clock``).
+
+    Param groups added during the fit (``BaseFinetuning``) are not scheduled (the scheduler was
+    built for the groups at the start); this is said once, as a warning.
+
+    Example:
+        >>> import functools, torch
+        >>> cb = TorchScheduler(functools.partial(torch.optim.lr_scheduler.LinearLR, start_factor=0.5, total_iters=2))
+        >>> cb.simulate(4, initial=1.0).tolist()
+        [0.5, 0.75, 1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[torch.optim.Optimizer], Any],
+        *,
+        keys: Sequence[str] | None = None,
+        interval: str = "step",
+        optimizer: int | str = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(interval=check_choice("interval", interval, ("step", "epoch")), **kwargs)
+        self.factory = check_callable("factory", factory)
+        self.keys = (
+            None
+            if keys is None
+            else tuple(check_key(f"keys[{i}]", k) for i, k in enumerate(check_sequence("keys", keys)))
+        )
+        self.optimizer = check_optimizer(optimizer)
+        self._stepper: _Stepper | None = None
+        self._slots: int | None = None
+
+    @property
+    def state_key(self) -> str:
+        # From the configuration alone: the keys may only be known once the scheduler is built.
+        key = self.__dict__.get("_state_key")
+        if key is None:
+            key = self._generate_state_key(
+                factory=callable_name(self.factory), optimizer=self.optimizer, interval=self.interval
+            )
+            self.__dict__["_state_key"] = key
+        return key
+
+    def _driven_keys(self, stepper: _Stepper | None) -> tuple[str, ...]:
+        if self.keys is not None:
+            return self.keys
+        if stepper is None:  # no fit: ask a scheduler built on the preview stand-in (as many groups as previewed)
+            count = _PREVIEW_SLOTS.get()
+            stepper = self.__dict__.get("_probe", {}).get(count)
+            if stepper is None:
+                stepper = _Stepper(self.factory, [{**_PREVIEW_GROUP, "lr": 1.0}] * count, {**_PREVIEW_GROUP, "lr": 1.0})
+                self.__dict__.setdefault("_probe", {})[count] = stepper
+        cycles = bool(getattr(stepper.scheduler, "cycle_momentum", False))
+        return ("lr", "momentum") if cycles else ("lr",)
+
+    def _bindings(self) -> tuple[Binding, ...]:
+        return tuple(
+            Binding(ParamGroup(key, optimizer=self.optimizer), builder=self._builder(key), slots=self._slots)
+            for key in self._driven_keys(self._stepper)
+        )
+
+    def _builder(self, key: str) -> Callable[[list[float]], list[Schedule]]:
+        def build(bases: list[float]) -> list[Schedule]:
+            stepper = self._stepper
+            if stepper is None or _PREVIEWING.get():
+                groups = [{**_PREVIEW_GROUP, "lr": base} for base in bases]
+                stepper = _Stepper(self.factory, groups, {**_PREVIEW_GROUP, "lr": bases[0] if bases else 1.0})
+            return [Lambda(_Column(stepper, key, j)) for j in range(len(bases))]
+
+        return build
+
+    def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
+        saved = (restored or {}).get("stand_in")
+        if saved is not None and self.on_resume != "restart":
+            groups, defaults = saved["groups"], saved["defaults"]
+        else:
+            real = trainer.optimizers[resolve_optimizer(self.optimizer, trainer.optimizers)]
+            groups, defaults = _plain_groups(real)
+        self._stepper = _Stepper(self.factory, groups, defaults)
+        if saved is not None and self.on_resume != "restart":
+            self._stepper.restore(saved)
+        self._slots = len(groups)
+
+    def _extra_state(self) -> dict[str, Any]:
+        stepper = self._stepper
+        if stepper is None:
+            return {}
+        return {"stand_in": {"groups": stepper.groups, "defaults": stepper.defaults, **stepper.state()}}
+
+    def _check_extra(self, extra: dict[str, Any]) -> str | None:
+        saved = extra.get("stand_in")
+        if saved is None:
+            return None
+        if not isinstance(saved, dict) or not {"groups", "defaults", "t", "scheduler"} <= set(saved):
+            return f"extra['stand_in'] is {saved!r}"
+        if not isinstance(saved["groups"], list) or not all(isinstance(g, dict) for g in saved["groups"]):
+            return f"extra['stand_in']['groups'] is {saved['groups']!r}"
+        t = saved["t"]
+        if not isinstance(t, int) or isinstance(t, bool) or t < 0:
+            return f"extra['stand_in']['t'] is {t!r}"
+        return None
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        super().teardown(trainer, pl_module, stage)
+        self._stepper, self._slots = None, None
+
+    def _columns(
+        self, num_events: int, initial: float | Sequence[float], length: int
+    ) -> tuple[list[str], list[np.ndarray]]:
+        token = _PREVIEWING.set(True)
+        slots = _PREVIEW_SLOTS.set(len(initial) if isinstance(initial, Sequence) else 1)
+        try:
+            return super()._columns(num_events, initial, length)
+        finally:
+            _PREVIEW_SLOTS.reset(slots)
+            _PREVIEWING.reset(token)
+
+    def __repr__(self) -> str:
+        keys = "" if self.keys is None else f", keys={list(self.keys)}"
+        where = f"interval={self.interval!r}, optimizer={self.optimizer!r}"
+        return f"TorchScheduler({callable_name(self.factory)}{keys}, {where})"
