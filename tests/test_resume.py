@@ -87,6 +87,9 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "CosineCyclesLR": lambda: ls.CosineCyclesLR(5, cycle_mult=1.5, cycle_decay=0.8, cycle_limit=4, k_decay=2.0),
     "StepLR-epoch": lambda: ls.StepLR(1, 0.5),
     "LambdaStateScheduler-epoch": lambda: ls.LambdaStateScheduler(decay, "tau", interval="epoch"),
+    "ChainedScheduler-stepped": lambda: ls.ChainedScheduler(
+        [ls.CosineAnnealingLR(9, 0.001), ls.ExponentialLR(0.97)], interval="step"
+    ),
     "TransformersLR": lambda: ls.get_scheduler(
         "cosine_with_restarts", warmup_steps=3, scheduler_specific_kwargs={"num_cycles": 2}
     ),

@@ -54,7 +54,7 @@ class _TorchLRScheduler(SchedulerCallback):
     _default_interval: ClassVar[str] = "epoch"
     #: True when torch's recursive update multiplies the current lr by a ratio of this class's
     #: own factor, so that chaining (``ChainedScheduler``) multiplies the factors.
-    _chainable: ClassVar[bool] = False
+    _chainable: bool = False
 
     def __init__(
         self,

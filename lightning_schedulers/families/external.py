@@ -142,6 +142,12 @@ class _Column:
         return float(value.item() if isinstance(value, torch.Tensor) else value)
 
 
+def stepped_schedules(factory: Callable[[torch.optim.Optimizer], Any], bases: list[float]) -> list[Schedule]:
+    """Each group's lr under the scheduler ``factory`` builds on a stand-in whose groups start at ``bases``."""
+    stepper = _Stepper(factory, [{"lr": base} for base in bases], {"lr": bases[0] if bases else 1.0})
+    return [Lambda(_Column(stepper, "lr", j)) for j in range(len(bases))]
+
+
 class TorchScheduler(SchedulerCallback):
     """Any ``LRScheduler``-style scheduler, built by ``factory(optimizer)``, as a callback of this package.
 

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import types
 from collections.abc import Callable, Sequence
@@ -42,7 +43,13 @@ from lightning_schedulers.families.common import (
 )
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import CumulativeProduct, Join, Lambda, Product, Scale
-from lightning_schedulers.schedules.durations import Duration, TrainingFraction, check_duration, check_duration_sequence
+from lightning_schedulers.schedules.durations import (
+    Duration,
+    TrainingFraction,
+    check_duration,
+    check_duration_sequence,
+    resolve_durations,
+)
 from lightning_schedulers.schedules.references import CosineRestarts, Cyclic, OneCycle
 from lightning_schedulers.schedules.shapes import Constant, Cosine, Exponential, Linear, MultiStep, Polynomial
 from lightning_schedulers.targets import resolve_optimizer
@@ -608,35 +615,34 @@ class SequentialLR(_TorchLRScheduler):
 
 
 class ChainedScheduler(_TorchLRScheduler):
-    """Apply several multiplicative schedulers at once (torch's ``ChainedScheduler``).
+    """Apply several schedulers at once (torch's ``ChainedScheduler``): each step steps every member.
 
-    torch steps every member on the current lr, so the factors multiply: the value is each
-    group's initial lr times the product of the members' factors. That holds for the members
-    whose torch update multiplies the lr by a ratio (``StepLR``, ``MultiStepLR``, ``ConstantLR``,
-    ``LinearLR``, ``ExponentialLR``, ``PolynomialLR``, ``MultiplicativeLR`` and nested
-    ``ChainedScheduler``); the others overwrite the lr from their own base in torch, which makes
-    a chain order-dependent, and are refused with an error.
+    torch steps every member on the current lr. For members whose torch update multiplies the lr
+    by a ratio (``StepLR``, ``MultiStepLR``, ``ConstantLR``, ``LinearLR``, ``ExponentialLR``,
+    ``PolynomialLR``, ``MultiplicativeLR``, and chains of them) the factors multiply, and the value
+    is the closed form: each group's initial lr times the product of the members' factors. Any
+    other member (``CosineAnnealingLR``, ``CyclicLR``, ``OneCycleLR``, ``LambdaLR``, ...) recomputes
+    from the lr the members before it left, which has no closed form: the chain is then evaluated
+    as torch does, by torch's own schedulers stepped on a stand-in of the optimizer's lrs, one step
+    per event (so a jump to event ``t``, on resume, costs ``t`` steps once). Members that cycle
+    momentum are refused (their momentum is not chained).
 
     Example:
         >>> cb = ChainedScheduler([ConstantLR(factor=0.5, total_iters=2), ExponentialLR(gamma=0.9)])
         >>> cb.simulate(3, initial=1.0).round(4).tolist()
         [0.5, 0.45, 0.81]
+        >>> cosine = ChainedScheduler([CosineAnnealingLR(T_max=4), ExponentialLR(gamma=0.5)])
+        >>> cosine.simulate(3, initial=1.0).round(4).tolist()
+        [1.0, 0.4268, 0.125]
     """
-
-    _chainable = True
 
     def __init__(self, schedulers: Sequence[_TorchLRScheduler], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.schedulers = _check_members("ChainedScheduler", schedulers, self)
         for member in self.schedulers:
             member._length_owner = self
-        for i, member in enumerate(self.schedulers):
-            if not member._chainable:
-                raise ValueError(
-                    f"`schedulers[{i}]` ({type(member).__name__}) does not multiply the current lr in torch, so "
-                    "chaining it is order-dependent; chain only StepLR, MultiStepLR, ConstantLR, LinearLR, "
-                    "ExponentialLR, PolynomialLR, MultiplicativeLR or ChainedScheduler"
-                )
+        # Chains of multiplying members multiply too; any other member makes the chain stepped.
+        self._chainable = all(member._chainable for member in self.schedulers)
 
     def _slots(self) -> int | None:
         return next((s._slots() for s in self.schedulers if s._slots() is not None), None)
@@ -644,3 +650,31 @@ class ChainedScheduler(_TorchLRScheduler):
     def _factors(self, count: int) -> list[Schedule]:
         per_member = [member._factors(count) for member in self.schedulers]
         return [Product(tuple(factors[j] for factors in per_member)) for j in range(count)]
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        if self._chainable:
+            return super()._lr_schedules(bases)
+        from lightning_schedulers.families.external import stepped_schedules
+
+        return stepped_schedules(functools.partial(_torch_chain, self), bases)
+
+
+def _torch_scheduler(member: _TorchLRScheduler, optimizer: Any) -> Any:
+    """The torch scheduler ``member`` stands for, built on ``optimizer`` (lengths resolved)."""
+    from torch.optim import lr_scheduler
+
+    cls = getattr(lr_scheduler, type(member).__name__)
+    if isinstance(member, ChainedScheduler):
+        return cls([_torch_scheduler(m, optimizer) for m in member.schedulers], optimizer=optimizer)
+    if isinstance(member, SequentialLR):
+        milestones = [member._dur(m) for m in member.milestones]
+        return cls(optimizer, [_torch_scheduler(m, optimizer) for m in member.schedulers], milestones=milestones)
+    arguments = {k: resolve_durations(v, member._durations_total()) for k, v in member._arguments().items()}
+    if isinstance(member, OneCycleLR):
+        arguments = {k: v for k, v in arguments.items() if k not in ("epochs", "steps_per_epoch")}
+        arguments["total_steps"] = member._resolved_total()
+    return cls(optimizer, **arguments)
+
+
+def _torch_chain(chain: ChainedScheduler, optimizer: Any) -> Any:
+    return _torch_scheduler(chain, optimizer)
