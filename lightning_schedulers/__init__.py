@@ -76,6 +76,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "OneCycleLR",
         "PolynomialLR",
         "SequentialLR",
+        "SWALR",
         "StepLR",
     ),
     "lightning_schedulers.previews": ("FitPlan", "Preview", "preview"),
@@ -138,6 +139,7 @@ __all__ = [
     "Preview",
     "ReduceAttributeOnPlateau",
     "ReduceLROnPlateau",
+    "SWALR",
     "Schedule",
     "ScheduleCallback",
     "SchedulerCallback",
@@ -235,6 +237,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from lightning_schedulers.families.optax import ExponentialDecayLR
     from lightning_schedulers.families.poutyne import OptimizerPolicy
     from lightning_schedulers.families.torch import (
+        SWALR,
         ChainedScheduler,
         ConstantLR,
         CosineAnnealingLR,

@@ -320,6 +320,11 @@ class BoundParamGroups:
         # Plain float entries (the common case) take a fast path; an entry's kind does not change.
         self._plain = entry is None and not any(isinstance(g[key], torch.Tensor) for g in groups)
 
+    @property
+    def key(self) -> str:
+        """The param-group key written (``betas`` for an entry of it)."""
+        return self._key
+
     def read(self) -> list[float]:
         key, entry = self._key, self._entry
         if entry is not None:

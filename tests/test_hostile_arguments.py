@@ -217,6 +217,7 @@ BASE: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "InverseSqrtLR": (ls.InverseSqrtLR, {"warmup_steps": 10}),
     "TransformersLR": (ls.TransformersLR, {"kind": "cosine", "warmup_steps": 10, "total_steps": 100}),
     "get_scheduler": (ls.get_scheduler, {"name": "linear", "warmup_steps": 10, "total_steps": 100}),
+    "SWALR": (ls.SWALR, {"swa_lr": 0.05, "anneal_epochs": 3}),
     "TorchScheduler": (ls.TorchScheduler, {"factory": functools.partial(torch.optim.lr_scheduler.StepLR, step_size=3)}),
     "ReduceLROnPlateau": (ls.ReduceLROnPlateau, {"monitor": "val_loss", "factor": 0.5, "patience": 2}),
     "ReduceAttributeOnPlateau": (

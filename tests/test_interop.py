@@ -353,3 +353,46 @@ def test_warmup_around_a_concat_scheduler_equals_ignites(end_value: float | None
         warmup_end_value=end_value,
     )
     assert_parity(ours.simulate(40, initial=0.1), reference)
+
+
+# ------------------------------------------------------------------ SWA
+@pytest.mark.parametrize(("strategy", "epochs"), [("cos", 3), ("linear", 4), ("cos", 0), ("linear", 1)])
+def test_swalr_equals_torchs(strategy: str, epochs: int) -> None:
+    from torch.optim.swa_utils import SWALR
+
+    reference = torch_trace(
+        lambda o: SWALR(o, swa_lr=[0.05, 0.02, 0.01], anneal_epochs=epochs, anneal_strategy=strategy), 20
+    )
+    ours = ls.SWALR([0.05, 0.02, 0.01], anneal_epochs=epochs, anneal_strategy=strategy)
+    assert_parity(ours.simulate(20, initial=[0.1, 0.05, 0.3]), reference)
+
+
+class WithTorchCosine(TinyModule):
+    """The reference: Lightning's own path, torch's CosineAnnealingLR per step, replaced by SWA's SWALR."""
+
+    def configure_optimizers(self) -> Any:
+        optimizer = super().configure_optimizers()
+        scheduler = tl.CosineAnnealingLR(optimizer, T_max=64, eta_min=0.001)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def lr_and_epoch(trainer: Any, module: Any) -> list[float]:
+    return [float(g["lr"]) for g in trainer.optimizers[0].param_groups]
+
+
+def test_a_scheduler_hands_the_lr_over_to_stochastic_weight_averaging_at_its_start_epoch() -> None:
+    from lightning.pytorch.callbacks import StochasticWeightAveraging
+
+    def swa() -> StochasticWeightAveraging:
+        return StochasticWeightAveraging(swa_lrs=0.02, swa_epoch_start=3, annealing_epochs=1)
+
+    ours, theirs = Probe(lr_and_epoch), Probe(lr_and_epoch)
+    with pytest.warns(UserWarning):  # Lightning's own note on SWA and the scheduler it swaps
+        make_trainer([theirs, swa()], max_epochs=4).fit(WithTorchCosine())
+    cb = ls.CosineAnnealingLR(T_max=64, eta_min=0.001, interval="step")
+    make_trainer([cb, ours, swa()], max_epochs=4).fit(TinyModule())
+    # Epochs 0-1 follow the cosine; from epoch 2 (swa_epoch_start=3, 1-based) SWA's SWALR alone.
+    assert [r[:2] for r in ours.rows] == [r[:2] for r in theirs.rows]
+    for mine, reference in zip(ours.rows, theirs.rows, strict=True):
+        assert mine[2] == pytest.approx(reference[2], rel=1e-12)
+    assert {r[2][0] for r in ours.rows if r[1] >= 3} == {0.02}  # annealed to swa_lr, held

@@ -90,6 +90,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "ChainedScheduler-stepped": lambda: ls.ChainedScheduler(
         [ls.CosineAnnealingLR(9, 0.001), ls.ExponentialLR(0.97)], interval="step"
     ),
+    "SWALR": lambda: ls.SWALR([0.02, 0.05], anneal_epochs=15, interval="step"),
     "TransformersLR": lambda: ls.get_scheduler(
         "cosine_with_restarts", warmup_steps=3, scheduler_specific_kwargs={"num_cycles": 2}
     ),

@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, StochasticWeightAveraging
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
 from lightning_schedulers.callbacks.binding import BLOCK, Active, Binding
 from lightning_schedulers.plateau import apply_reduction
 from lightning_schedulers.schedules.base import Schedule, callable_name
 from lightning_schedulers.schedules.durations import TrainingFraction
-from lightning_schedulers.targets import BoundAttribute, BoundTarget, ParamGroup, Target
+from lightning_schedulers.targets import BoundAttribute, BoundParamGroups, BoundTarget, ParamGroup, Target
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -177,6 +177,7 @@ class SchedulerCallback(Callback):
         # A change decided between two micro-batches of an accumulation window, applied at the step.
         self._deferred_at: int | None = None
         self._muted: frozenset[str] = frozenset()  # labels a LearningRateMonitor logs (see _mute_monitored)
+        self._handover: int | None = None  # the epoch StochasticWeightAveraging takes the lr over
         # Manual optimization with lengths from the trainer: (batch progress, batches, steps) at the fit's start.
         self._rate_check: tuple[Any, int, int] | None = None
         self._pending = False  # whether either of the two above needs looking at after a batch
@@ -324,8 +325,38 @@ class SchedulerCallback(Callback):
         )
         self._length_source = None  # resolved by now: hold no reference to the trainer
         self._start_rate_check(trainer)
+        start = _swa_start(trainer)
+        self._handover = start if start is not None and self._drives_swa_lr(trainer) else None
+        if self._handover is not None and trainer.current_epoch >= self._handover:
+            self._hand_over_lr(trainer)  # resumed after SWA started
         self._last_t = -1
         self._apply(trainer, self._clock(trainer), force_log=True, initial=True)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._handover is not None and trainer.current_epoch >= self._handover:
+            self._hand_over_lr(trainer)
+
+    def _drives_swa_lr(self, trainer: pl.Trainer) -> bool:
+        """Whether this callback writes the lr that a StochasticWeightAveraging callback takes over."""
+        return any(c[0] == "param_group" and c[1] == 0 and c[3] == "lr" for c in self._claims(trainer))
+
+    def _hand_over_lr(self, trainer: pl.Trainer) -> None:
+        """From SWA's start epoch its SWALR drives the first optimizer's lr: stop writing (and logging) it."""
+        self._handover = None
+        kept = [
+            a
+            for a in self._active
+            if not (isinstance(a.bound, BoundParamGroups) and a.bound.optimizer_index == 0 and a.bound.key == "lr")
+        ]
+        if len(kept) == len(self._active):
+            return
+        self._active = kept
+        self._disarm()
+        self._watch_optimizers(trainer)
+        rank_zero_info(
+            f"{type(self).__name__}: from epoch {trainer.current_epoch}, StochasticWeightAveraging drives the lr "
+            "(its SWALR); this callback stops writing and logging it"
+        )
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
@@ -1178,6 +1209,14 @@ def _stored_priors(
         k: (None if b is None else [float(v) for v in b], n)
         for k, b, n in zip(state["targets"], bases, state["slots"], strict=True)
     }
+
+
+def _swa_start(trainer: pl.Trainer) -> int | None:
+    """The epoch from which a StochasticWeightAveraging callback of the trainer drives the lr, if any."""
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(callback, StochasticWeightAveraging):
+            return int(callback.swa_start)
+    return None
 
 
 def _training_ends(trainer: pl.Trainer) -> bool:

@@ -68,6 +68,7 @@ __all__ = [
     "OneCycleLR",
     "PolynomialLR",
     "SequentialLR",
+    "SWALR",
     "StepLR",
 ]
 
@@ -538,6 +539,45 @@ class OneCycleLR(_TotalFromTrainer):
         if self.cycle_momentum:
             _check_optimizer_momentum("OneCycleLR", self, trainer)
         super()._resolve(trainer, restored)
+
+
+class SWALR(_TorchLRScheduler):
+    """Anneal each group's lr to ``swa_lr`` over ``anneal_epochs`` (torch's ``swa_utils.SWALR``), then hold it.
+
+    The lr at event ``t`` is ``swa_lr * a + lr0 * (1 - a)``, with ``lr0`` each group's initial lr
+    and ``a`` the anneal of ``min(1, t / anneal_epochs)``: ``(1 - cos(pi x)) / 2`` for ``"cos"``,
+    ``x`` for ``"linear"`` (with ``anneal_epochs=0``, ``swa_lr`` at once). torch computes the same
+    recursively from the current lr; the two agree to the parity bound. ``swa_lr`` takes a float
+    or one value per param group. For weight averaging with Lightning's
+    ``StochasticWeightAveraging``, which brings its own SWALR, see the README (schedulers of this
+    package hand the lr over to it).
+
+    Example:
+        >>> SWALR(swa_lr=0.05, anneal_epochs=2, anneal_strategy="linear").simulate(4, initial=0.1).round(6).tolist()
+        [0.1, 0.075, 0.05, 0.05]
+    """
+
+    def __init__(
+        self,
+        swa_lr: float | Sequence[float],
+        anneal_epochs: int = 10,
+        anneal_strategy: str = "cos",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.swa_lr = _float_or_list("swa_lr", swa_lr, non_negative=True)
+        self.anneal_epochs = check_int("anneal_epochs", anneal_epochs, minimum=0)
+        self.anneal_strategy = check_choice("anneal_strategy", anneal_strategy, ("cos", "linear"))
+
+    def _slots(self) -> int | None:
+        return len(self.swa_lr) if isinstance(self.swa_lr, tuple) else None
+
+    def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        targets = _per_group("swa_lr", self.swa_lr, len(bases), check_float)
+        if self.anneal_epochs == 0:
+            return [Constant(swa) for swa in targets]
+        shape = Cosine if self.anneal_strategy == "cos" else Linear
+        return [shape(base, swa, self.anneal_epochs) for base, swa in zip(bases, targets, strict=True)]
 
 
 def _check_members(cls: str, schedulers: Any, container: _TorchLRScheduler) -> list[_TorchLRScheduler]:
