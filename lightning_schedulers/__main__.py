@@ -101,6 +101,33 @@ def _devices(value: Any) -> int:
     return 1  # "auto" on a CPU machine
 
 
+def _optimizers_of(class_path: str | None, model: Any) -> list[Any] | None:
+    """The optimizers the model's ``configure_optimizers`` returns (``None`` without a model class)."""
+    import torch
+
+    settings = model if isinstance(model, dict) else {}
+    path = class_path or settings.get("class_path")
+    if path is None:
+        return None
+    init_args = settings.get("init_args", {k: v for k, v in settings.items() if k != "class_path"})
+    try:
+        module = resolve_class(path)(**(init_args or {}))
+        returned = module.configure_optimizers()
+    except ConfigError:
+        raise
+    except Exception as error:  # the user's code: say what failed, in its words
+        raise ConfigError(f"building {path} and calling configure_optimizers() failed: {error!r}") from None
+    if isinstance(returned, dict):
+        returned = returned.get("optimizer")
+    elif isinstance(returned, tuple) and returned and isinstance(returned[0], (list, tuple)):
+        returned = returned[0]  # (optimizers, schedulers)
+    items = returned if isinstance(returned, (list, tuple)) else [returned]
+    items = [item["optimizer"] if isinstance(item, dict) else item for item in items]
+    if not items or not all(isinstance(o, torch.optim.Optimizer) for o in items):
+        raise ConfigError(f"{path}.configure_optimizers() returned {returned!r}, not optimizers")
+    return items
+
+
 def run_preview(argv: Sequence[str]) -> int:
     """Run the ``preview`` command: print a table of values at milestones, optionally write a PNG."""
     parser = argparse.ArgumentParser(prog="python -m lightning_schedulers preview", description=__doc__)
@@ -108,6 +135,12 @@ def run_preview(argv: Sequence[str]) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write a PNG plot of every scheduled value")
     parser.add_argument("--batches-per-epoch", type=int, default=None, help="training batches per epoch")
     parser.add_argument("--initial", type=float, default=None, help="the lr from configure_optimizers")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="the LightningModule class (module.Class, built with the file's model settings) whose "
+        "configure_optimizers gives the optimizers: the labels and start values are then the fit's",
+    )
     parser.add_argument("--max-epochs", type=int, default=None, help="the fit's epochs (overrides trainer.max_epochs)")
     parser.add_argument("--max-steps", type=int, default=None, help="the fit's steps (overrides trainer.max_steps)")
     args = parser.parse_args(argv)
@@ -133,7 +166,15 @@ def run_preview(argv: Sequence[str]) -> int:
     if batches is None:
         parser.error("give --batches-per-epoch (or preview.batches_per_epoch in the file)")
     model = (config.get("model") if isinstance(config, dict) else None) or {}
-    initial = args.initial if args.initial is not None else options.get("initial", model.get("lr", 1.0))
+    try:
+        optimizers = _optimizers_of(args.model, model)
+    except ConfigError as error:
+        parser.error(f"{args.config}: {error}")
+    if optimizers is not None and args.initial is None:
+        initial = None  # the optimizers' own values
+    else:
+        fallback = model.get("init_args", model).get("lr", 1.0) if isinstance(model, dict) else 1.0
+        initial = args.initial if args.initial is not None else options.get("initial", fallback)
     trainer = dict(trainer)
     if args.max_epochs is not None:
         trainer["max_epochs"] = args.max_epochs
@@ -152,11 +193,12 @@ def run_preview(argv: Sequence[str]) -> int:
     except (ConfigError, TypeError, ValueError) as error:
         parser.error(f"{args.config}: {error}")
     try:
-        result = preview(callbacks, plan, initial=initial)
+        result = preview(callbacks, plan, initial=initial, optimizers=optimizers)
     except (TypeError, ValueError) as error:
         parser.error(f"{args.config}: {error}")
     print(
-        f"{args.config}: {plan.total_steps} optimizer steps ({plan.steps_per_epoch} per epoch), initial value {initial}"
+        f"{args.config}: {plan.total_steps} optimizer steps ({plan.steps_per_epoch} per epoch), initial value "
+        f"{'from configure_optimizers' if initial is None else initial}"
     )
     if skipped:
         print(f"skipped (not scheduler callbacks): {skipped}")

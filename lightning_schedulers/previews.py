@@ -14,7 +14,7 @@ Example:
     >>> plan = ls.FitPlan(max_epochs=2, batches_per_epoch=10, accumulate_grad_batches=2)
     >>> result = ls.preview([ls.WarmupCosineLR(warmup_steps=0.2), ls.StepLR(1)], plan, initial=0.1)
     >>> result.steps, sorted(result.values)
-    (10, ['StepLR:lr@optimizer0', 'WarmupCosineLR:lr@optimizer0'])
+    (10, ['StepLR:lr-optimizer0', 'WarmupCosineLR:lr-optimizer0'])
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lightning_schedulers._validation import check_int, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["FitPlan", "Preview", "preview"]
 
@@ -111,11 +114,15 @@ class FitPlan:
 class Preview:
     """Per-step values of every scheduled target: ``values[label][s]`` is applied while step ``s`` trains.
 
-    Labels are ``"{Callback}:{target}"`` (``/pgN`` per param group when there are several).
+    Labels are ``"{Callback}:{name}"``, with the name the fit logs the value under
+    (``LearningRateMonitor``'s: ``lr-SGD``, ``lr-SGD/pg2-momentum``; see
+    :meth:`~lightning_schedulers.SchedulerCallback.labels`).
     """
 
     plan: FitPlan
     values: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The plot panel of each label: one per callback and target (every param group of it together).
+    panels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.plan, FitPlan):
@@ -150,7 +157,7 @@ class Preview:
         plt = require_pyplot()
         groups: dict[str, list[str]] = {}
         for label in self.values:
-            groups.setdefault(label.split("/pg")[0], []).append(label)
+            groups.setdefault(self.panels.get(label, label), []).append(label)
         fig, axes = plt.subplots(len(groups), 1, figsize=(8, 2.2 * len(groups)), sharex=True, squeeze=False)
         x = np.arange(self.steps)
         for ax, (panel, labels) in zip(axes[:, 0], groups.items(), strict=True):
@@ -184,8 +191,9 @@ def _plan(config: Any, batches_per_epoch: int | None) -> FitPlan:
 def preview(
     callbacks: Sequence[Any],
     trainer_or_config: Any,
-    initial: float | Sequence[float] = 1.0,
+    initial: float | Sequence[float] | None = None,
     batches_per_epoch: int | None = None,
+    optimizers: Sequence[torch.optim.Optimizer] | None = None,
 ) -> Preview:
     """Every value ``callbacks`` would apply in the fit ``trainer_or_config`` describes, per optimizer step.
 
@@ -193,8 +201,11 @@ def preview(
         callbacks: callbacks of the fit; those that are not scheduler callbacks are ignored.
         trainer_or_config: a :class:`FitPlan`, a dict of its fields, or an unfitted ``Trainer``.
         initial: each param group's lr (or target value) from ``configure_optimizers``, for the
-            schedules relative to it; a list gives one per group.
+            schedules relative to it; a list gives one per group. With ``optimizers`` and no
+            ``initial``, what their groups hold; else 1.0.
         batches_per_epoch: the training dataloader's length, with a ``Trainer``.
+        optimizers: the fit's optimizers (what ``configure_optimizers`` returns): their groups,
+            start values and classes, so that the labels are the names the fit logs.
 
     Returns:
         A :class:`Preview`.
@@ -202,7 +213,7 @@ def preview(
     Example:
         >>> import lightning_schedulers as ls
         >>> plan = {"max_epochs": 3, "batches_per_epoch": 4}
-        >>> values = ls.preview([ls.StepLR(step_size=1)], plan, initial=0.1).values["StepLR:lr@optimizer0"]
+        >>> values = ls.preview([ls.StepLR(step_size=1)], plan, initial=0.1).values["StepLR:lr-optimizer0"]
         >>> values.round(6).tolist()
         [0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.001]
     """
@@ -221,14 +232,17 @@ def preview(
                 "preview it with simulate(number of batches)"
             )
         if callback.interval == "step":
-            labels, columns = callback._columns(steps, initial, length=steps)
+            labels, columns, targets = callback._columns(steps, initial, length=steps, optimizers=optimizers)
         else:
             epochs = plan.epochs_limit or plan.total_epochs
-            labels, columns = callback._columns(plan.total_epochs, initial, length=epochs)
+            labels, columns, targets = callback._columns(
+                plan.total_epochs, initial, length=epochs, optimizers=optimizers
+            )
             columns = [column[epoch_of_step] for column in columns]
-        for label, column in zip(labels, columns, strict=True):
+        for label, column, target in zip(labels, columns, targets, strict=True):
             key = f"{type(callback).__name__}:{label}"
             while key in result.values:
                 key += "'"
             result.values[key] = column
+            result.panels[key] = f"{type(callback).__name__}: {target}"
     return result

@@ -194,22 +194,34 @@ class ParamGroup:
         # Named as LearningRateMonitor names them: "lr-SGD", "lr-SGD/pg2" (or the group's "name"),
         # "lr-Adam-1" for a second Adam, then "-momentum", "-weight_decay", "-{key}" for other keys.
         optimizer = optimizers[index]
+        cls = type(optimizer)
+        same_before = sum(1 for o in optimizers[:index] if type(o) is cls)
+        groups = optimizer.param_groups
+        names = [groups[i].get("name") or (f"pg{i + 1}" if len(groups) > 1 else None) for i in indices]
+        return self._named(cls.__name__ + (f"-{same_before}" if same_before else ""), names, base, entry)
+
+    def _named(self, optimizer: str, groups: list[str | None], base: str, entry: int | None) -> list[str]:
+        """``lr-{optimizer}[/{group}][-{key}]`` per group, or ``{name}[/{group}]`` with a target name."""
         if self.name is not None:
             prefix, suffix = self.name, ""
         else:
-            cls = type(optimizer)
-            same_before = sum(1 for o in optimizers[:index] if type(o) is cls)
-            prefix = f"lr-{cls.__name__}" + (f"-{same_before}" if same_before else "")
+            prefix = f"lr-{optimizer}"
             suffix = "" if (base, entry) == ("lr", None) else "-" + key_label(base, entry)
-        groups = optimizer.param_groups
-        labels = []
-        for i in indices:
-            group_name = groups[i].get("name")
-            if len(groups) > 1:
-                labels.append(f"{prefix}/{group_name or f'pg{i + 1}'}{suffix}")
-            else:
-                labels.append(f"{prefix}/{group_name}{suffix}" if group_name else prefix + suffix)
-        return labels
+        return [f"{prefix}/{group}{suffix}" if group else prefix + suffix for group in groups]
+
+    def preview_labels(self, count: int) -> list[str]:
+        """The log names of ``count`` groups when the optimizer is not known (a preview without one).
+
+        Its class is then unknown: the reference stands in its place (``lr-optimizer0/pg1``, or
+        ``lr-AdamW/pg1`` for ``optimizer="AdamW"``).
+        """
+        optimizer = self.optimizer if isinstance(self.optimizer, str) else f"optimizer{self.optimizer}"
+        if self.param_group_index is not None:
+            groups: list[str | None] = [f"pg{self.param_group_index + 1}"]
+        else:
+            groups = [f"pg{j + 1}" for j in range(count)] if count > 1 else [None]
+        base, entry = split_key(self.key)
+        return self._named(optimizer, groups, base, entry)
 
 
 _MONITORED = {

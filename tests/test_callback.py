@@ -309,7 +309,7 @@ def test_plot_returns_axes(tmp_path: Path) -> None:
     cb = ScheduleCallback({"lr": WARMUP_COSINE, Attribute("kl"): Linear(0.0, 1.0, 10)})
     ax = cb.plot(30)
     assert isinstance(ax, Axes)
-    assert [line.get_label() for line in ax.get_lines()] == ["lr@optimizer0", "attribute:kl"]
+    assert [line.get_label() for line in ax.get_lines()] == ["lr-optimizer0", "kl"]
     np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), cb.simulate(30)[:, 0])
     ax.figure.savefig(tmp_path / "schedule.png")
     assert (tmp_path / "schedule.png").stat().st_size > 0

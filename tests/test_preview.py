@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -43,14 +44,15 @@ def test_preview_equals_what_a_fit_applies() -> None:
     assert (plan.steps_per_epoch, plan.total_steps) == (6, 18)
     result = ls.preview(callbacks(), plan, initial=[0.1, 0.2])
     columns = list(result.values.values())
+    # Without the optimizers, their class is unknown: the reference stands in its place.
     assert list(result.values) == [
-        "WarmupCosineLR:lr@optimizer0/pg1",
-        "WarmupCosineLR:lr@optimizer0/pg2",
-        "CosineAnnealingScheduler:momentum@optimizer0/pg1",
-        "CosineAnnealingScheduler:momentum@optimizer0/pg2",
-        "ScheduleCallback:weight_decay@optimizer0/pg1",
-        "ScheduleCallback:weight_decay@optimizer0/pg2",
-        "ExpStateScheduler:attribute:kl_weight",
+        "WarmupCosineLR:lr-optimizer0/pg1",
+        "WarmupCosineLR:lr-optimizer0/pg2",
+        "CosineAnnealingScheduler:lr-optimizer0/pg1-momentum",
+        "CosineAnnealingScheduler:lr-optimizer0/pg2-momentum",
+        "ScheduleCallback:lr-optimizer0/pg1-weight_decay",
+        "ScheduleCallback:lr-optimizer0/pg2-weight_decay",
+        "ExpStateScheduler:kl_weight",
     ]
     probe = Probe(read)
     make_trainer([*callbacks(), probe], max_epochs=3, accumulate_grad_batches=3).fit(WithKL())
@@ -68,7 +70,7 @@ def test_plan_from_a_trainer_and_with_max_steps() -> None:
     assert (steps_only.steps_per_epoch, steps_only.total_steps) == (15, 100)
     result = ls.preview([ls.StepLR(1)], trainer, batches_per_epoch=10, initial=1.0)
     expected = np.repeat([1.0, 0.1, 0.01, 0.001, 0.0001], 3)  # epoch interval, 3 steps an epoch
-    np.testing.assert_allclose(result.values["StepLR:lr@optimizer0"], expected, rtol=1e-15)
+    np.testing.assert_allclose(result.values["StepLR:lr-optimizer0"], expected, rtol=1e-15)
 
 
 def test_preview_plot_writes_one_panel_per_target(tmp_path: Path) -> None:
@@ -80,7 +82,7 @@ def test_preview_plot_writes_one_panel_per_target(tmp_path: Path) -> None:
     assert len(figure.axes) == 4  # lr, momentum, weight decay, the attribute
     assert (tmp_path / "schedule.png").read_bytes()[:4] == b"\x89PNG"
     text = result.table()
-    assert "WarmupCosineLR:lr@optimizer0/pg1" in text and "47" in text.splitlines()[0]
+    assert "WarmupCosineLR:lr-optimizer0/pg1" in text and "47" in text.splitlines()[0]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +110,7 @@ def test_preview_command_line(tmp_path: Path) -> None:
     result = subprocess.run([*command, "--batches-per-epoch", "12", "--out", str(out)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "48 optimizer steps (12 per epoch)" in result.stdout
-    assert "PiecewiseLinear:momentum@optimizer:SGD" in result.stdout
+    assert "PiecewiseLinear:lr-SGD-momentum" in result.stdout
     assert out.read_bytes()[:4] == b"\x89PNG"
     missing = subprocess.run(command, capture_output=True, text=True)
     assert missing.returncode == 2 and "--batches-per-epoch" in missing.stderr
@@ -159,3 +161,40 @@ def test_preview_command_line_unusable_files_exit_with_status_2(
             main(["preview", str(config), "--batches-per-epoch", "4", "--max-epochs", "2"])
         assert exited.value.code == 2, text
         assert re.search(message, capsys.readouterr().err), text
+
+
+def test_with_the_optimizers_preview_labels_and_start_values_are_the_fits(tmp_path: Path) -> None:
+    from lightning.pytorch.loggers import CSVLogger
+
+    plan = ls.FitPlan(max_epochs=3, batches_per_epoch=16, accumulate_grad_batches=3)
+    module = WithKL()
+    result = ls.preview(callbacks(), plan, optimizers=[module.configure_optimizers()])
+    logger = CSVLogger(tmp_path, name="run", version=0)
+    make_trainer([*callbacks()], max_epochs=3, accumulate_grad_batches=3, logger=logger, log_every_n_steps=1).fit(
+        WithKL()
+    )
+    with open(tmp_path / "run" / "version_0" / "metrics.csv") as handle:
+        logged = set(handle.readline().strip().split(",")) - {"step", "epoch"}
+    assert {label.split(":", 1)[1] for label in result.values} == logged
+    probe = Probe(read)
+    make_trainer([*callbacks(), probe], max_epochs=3, accumulate_grad_batches=3).fit(WithKL())
+    columns = list(result.values.values())
+    for step, _, values in probe.rows:  # the start values came from the optimizer's groups
+        assert values == [column[step] for column in columns]
+
+
+def test_preview_command_line_with_the_model_gives_the_fits_names_and_start_values() -> None:
+    command = [sys.executable, "-m", "lightning_schedulers", "preview", str(ROOT / "examples" / "cli_config.yaml")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "examples")}
+    result = subprocess.run(
+        [*command, "--batches-per-epoch", "12", "--model", "cli.Regression"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "initial value from configure_optimizers" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith("ReduceLROnPlateau:lr-SGD "))
+    base = ls.WarmupCosineLR(warmup_steps=6, min_factor=0.01).simulate(48, initial=0.05)  # Regression's lr
+    assert float(row.split()[2]) == pytest.approx(base[5], rel=1e-3)
+    broken = subprocess.run(
+        [*command, "--batches-per-epoch", "12", "--model", "cli.Nope"], capture_output=True, text=True, env=env
+    )
+    assert broken.returncode == 2 and "does not name a class" in broken.stderr

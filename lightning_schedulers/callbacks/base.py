@@ -892,13 +892,21 @@ class SchedulerCallback(Callback):
         )
 
     # ----------------------------------------------------------------- preview
-    def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> np.ndarray:
+    def simulate(
+        self,
+        num_events: int,
+        initial: float | Sequence[float] | None = None,
+        optimizers: Sequence[torch.optim.Optimizer] | None = None,
+    ) -> np.ndarray:
         """Values this callback would apply at events ``0 .. num_events - 1``.
 
         Args:
             num_events: number of steps (``interval="step"``) or epochs (``"epoch"``).
             initial: the value each target holds at the start (only used by relative targets);
-                a list gives one column per param group.
+                a list gives one column per param group. With ``optimizers`` and no ``initial``,
+                the values their param groups hold; else 1.0.
+            optimizers: the fit's optimizers (what ``configure_optimizers`` returns), for their
+                param groups and start values, and for :meth:`labels` equal to the logged names.
 
         Returns:
             A float64 array of shape ``(num_events,)`` for one value, else ``(num_events, k)`` with
@@ -906,27 +914,56 @@ class SchedulerCallback(Callback):
 
         """
         n = check_int("num_events", num_events, minimum=0)
-        _, columns = self._columns(n, initial, length=max(n, 1))
+        _, columns, _ = self._columns(n, initial, length=max(n, 1), optimizers=optimizers)
         if len(columns) == 1:
             return columns[0]
         return np.stack(columns, axis=1)
 
+    def labels(
+        self, optimizers: Sequence[torch.optim.Optimizer] | None = None, initial: float | Sequence[float] | None = None
+    ) -> list[str]:
+        """The names of :meth:`simulate`'s columns: ``LearningRateMonitor``'s, as a fit logs them.
+
+        Without ``optimizers`` the optimizer's class is not known, and the reference stands in its
+        place (``lr-optimizer0``; ``lr-AdamW`` for ``optimizer="AdamW"``).
+
+        Example:
+            >>> import torch
+            >>> from lightning_schedulers import StepLR
+            >>> StepLR(2).labels([torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])])
+            ['lr-AdamW']
+        """
+        labels, _, _ = self._columns(0, initial, length=1, optimizers=optimizers)
+        return labels
+
     def _columns(
-        self, num_events: int, initial: float | Sequence[float], length: int
-    ) -> tuple[list[str], list[np.ndarray]]:
-        """Labels and values of every applied value over ``num_events`` events of a fit ``length`` long."""
-        init = _check_initial(initial)
+        self,
+        num_events: int,
+        initial: float | Sequence[float] | None,
+        length: int,
+        optimizers: Sequence[torch.optim.Optimizer] | None = None,
+    ) -> tuple[list[str], list[np.ndarray], list[str]]:
+        """Labels, values and targets (descriptions) of every applied value over ``num_events`` events.
+
+        Fractions of training resolve against a fit ``length`` events long.
+        """
+        init = _check_initial(1.0 if initial is None else initial)
+        given = None if optimizers is None else _check_optimizers(optimizers)
         ts = np.arange(num_events, dtype=np.float64)
         labels: list[str] = []
         columns: list[np.ndarray] = []
+        targets: list[str] = []
         token = _PREVIEW_TOTAL.set(length)  # fractions of training resolve against this length
         try:
-            for binding in self._bindings():
-                bases = binding.preview_bases(init)
+            bindings = self._bindings()
+            for binding in bindings:
+                target = binding.target
+                bound = target.bind(given) if given is not None and isinstance(target, ParamGroup) else None
+                bases = bound.read() if bound is not None and initial is None else binding.preview_bases(init)
                 schedules, scale = binding.resolve(bases)
-                name = binding.target.name or self.name or binding.target.describe()
+                names = _preview_names(self, target, bound, len(schedules), len(bindings))
                 for j, schedule in enumerate(self._resolved(schedules)):
-                    label = name if len(schedules) == 1 else f"{name}/pg{j + 1}"
+                    label = names[j]
                     try:
                         column = schedule.values(ts)  # raises, naming the arguments, where a value overflows
                     except ValueError as error:
@@ -942,11 +979,18 @@ class SchedulerCallback(Callback):
                             )
                     columns.append(column)
                     labels.append(label)
+                    targets.append(target.describe())
         finally:
             _PREVIEW_TOTAL.reset(token)
-        return labels, columns
+        return labels, columns, targets
 
-    def plot(self, num_events: int, initial: float | Sequence[float] = 1.0, ax: Axes | None = None) -> Axes:
+    def plot(
+        self,
+        num_events: int,
+        initial: float | Sequence[float] | None = None,
+        ax: Axes | None = None,
+        optimizers: Sequence[torch.optim.Optimizer] | None = None,
+    ) -> Axes:
         """Plot :meth:`simulate` on ``ax`` (a new figure if ``None``) and return the ``Axes``.
 
         Needs matplotlib (``pip install 'lightning_schedulers[plot]'``).
@@ -954,8 +998,30 @@ class SchedulerCallback(Callback):
         from lightning_schedulers._plotting import plot_columns
 
         n = check_int("num_events", num_events, minimum=0)
-        labels, columns = self._columns(n, initial, length=max(n, 1))
+        labels, columns, _ = self._columns(n, initial, length=max(n, 1), optimizers=optimizers)
         return plot_columns(np.stack(columns, axis=1), labels, xlabel=self.interval, ax=ax)
+
+
+def _preview_names(
+    callback: SchedulerCallback, target: Target, bound: BoundParamGroups | None, slots: int, bindings: int
+) -> list[str]:
+    """The names a fit logs ``target``'s ``slots`` values under (see :meth:`SchedulerCallback.labels`)."""
+    if callback.name is not None and bindings == 1:
+        return [callback.name] if slots == 1 else [f"{callback.name}/pg{j + 1}" for j in range(slots)]
+    if bound is not None:
+        return list(bound.labels)
+    if isinstance(target, ParamGroup):
+        return target.preview_labels(slots)
+    return [target.name or target.path]
+
+
+def _check_optimizers(value: Any) -> list[torch.optim.Optimizer]:
+    """A sequence of torch optimizers (what ``configure_optimizers`` returns), or a TypeError naming it."""
+    items = check_sequence("optimizers", value)
+    for i, item in enumerate(items):
+        if not isinstance(item, torch.optim.Optimizer):
+            raise TypeError(f"`optimizers[{i}]` must be a torch optimizer, got {item!r} ({type(item).__name__})")
+    return list(items)
 
 
 def _own_parameters(cls: type[SchedulerCallback]) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.model_helpers import is_overridden
@@ -296,9 +297,14 @@ class _ReduceOnPlateau(SchedulerCallback):
             raise KeyError(message)
         self._warn_once("missing", message + " (strict=False: values left unchanged)")
 
-    def simulate(self, num_events: int, initial: float | Sequence[float] = 1.0) -> Any:
+    def simulate(
+        self,
+        num_events: int,
+        initial: float | Sequence[float] | None = None,
+        optimizers: Sequence[torch.optim.Optimizer] | None = None,
+    ) -> Any:
         """The values before any reduction (a reduction depends on metrics not known in advance)."""
-        return super().simulate(num_events, initial)
+        return super().simulate(num_events, initial, optimizers)
 
 
 class ReduceLROnPlateau(_ReduceOnPlateau):

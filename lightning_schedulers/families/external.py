@@ -278,12 +278,16 @@ class TorchScheduler(SchedulerCallback):
         self._stepper, self._slots = None, None
 
     def _columns(
-        self, num_events: int, initial: float | Sequence[float], length: int
-    ) -> tuple[list[str], list[np.ndarray]]:
+        self,
+        num_events: int,
+        initial: float | Sequence[float] | None,
+        length: int,
+        optimizers: Sequence[torch.optim.Optimizer] | None = None,
+    ) -> tuple[list[str], list[np.ndarray], list[str]]:
         token = _PREVIEWING.set(True)
         slots = _PREVIEW_SLOTS.set(len(initial) if isinstance(initial, Sequence) else 1)
         try:
-            return super()._columns(num_events, initial, length)
+            return super()._columns(num_events, initial, length, optimizers)
         finally:
             _PREVIEW_SLOTS.reset(slots)
             _PREVIEWING.reset(token)

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from lightning_schedulers._validation import check_int, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
@@ -108,8 +109,9 @@ class OptimizerPolicy(SchedulerCallback):
     def plot(
         self,
         num_events: int | str | None = None,
-        initial: float | Sequence[float] = 1.0,
+        initial: float | Sequence[float] | None = None,
         ax: Any = None,
+        optimizers: Sequence[torch.optim.Optimizer] | None = None,
         *,
         param_name: str | None = None,
     ) -> Any:
@@ -121,7 +123,7 @@ class OptimizerPolicy(SchedulerCallback):
             param_name, num_events = num_events, None
         n = self.total_steps if num_events is None else num_events
         if param_name is None:
-            return super().plot(n, initial, ax)
+            return super().plot(n, initial, ax, optimizers)
         from lightning_schedulers._plotting import plot_columns
 
         if param_name not in self._schedules:
