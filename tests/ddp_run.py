@@ -12,37 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-from lightning.pytorch.loggers import Logger
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _helpers import ScriptedModule, close_process_group
+from _helpers import RecordingLogger, ScriptedModule, close_process_group
 
 import lightning_schedulers as ls
-
-
-class RecordingLogger(Logger):
-    """Records every log_metrics call on every rank (no rank_zero_only filter: we test the callbacks)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[int, dict[str, float]]] = []
-
-    @property
-    def name(self) -> str:
-        return "recording"
-
-    @property
-    def version(self) -> int:
-        return 0
-
-    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        self.calls.append(
-            (int(step or 0), {k: float(v) for k, v in metrics.items() if k.startswith(("lr", "mom", "kl"))})
-        )
 
 
 class Record(pl.Callback):
@@ -64,7 +39,11 @@ class Record(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
         logger = trainer.loggers[0]
-        calls = [c for c in logger.calls if c[1]]  # type: ignore[attr-defined]
+        # The scheduling series only (Lightning logs its own too).
+        scheduled = [
+            (step, {k: v for k, v in m.items() if k.startswith(("lr", "mom", "kl"))}) for step, m in logger.rows
+        ]  # type: ignore[attr-defined]
+        calls = [c for c in scheduled if c[1]]
         payload = {"rows": self.rows, "log_calls": calls, "world_size": trainer.world_size}
         Path(self.out, f"rank{trainer.global_rank}.json").write_text(json.dumps(payload))
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import torch
-from _helpers import Probe, TinyModule, assert_parity, make_trainer
+from _helpers import Probe, RecordingLogger, TinyModule, assert_parity, make_trainer
 from lightning.pytorch.callbacks import LearningRateMonitor
-from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.loggers import CSVLogger
 from test_torch_family import torch_trace
 from torch.optim import lr_scheduler as tl
 
@@ -137,28 +137,6 @@ def test_save_history_keeps_what_ignites_param_history_keeps() -> None:
 
 
 # ------------------------------------------------------------------ keys: tuple entries, names
-class _RecordingLogger(Logger):
-    """A logger that keeps every (step, metrics) it is given."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[tuple[int, dict[str, float]]] = []
-
-    @property
-    def name(self) -> str:
-        return "recording"
-
-    @property
-    def version(self) -> int:
-        return 0
-
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        self.rows.append((int(step or 0), dict(metrics)))
-
-    def log_hyperparams(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 def read_csv_header(path: Path) -> list[str]:
     with open(path, newline="") as handle:
         return next(csv.reader(handle))
@@ -253,7 +231,7 @@ def test_logged_names_are_learning_rate_monitors_for_every_key(tmp_path: Path, n
 
 def test_with_a_learning_rate_monitor_no_two_series_share_a_name(tmp_path: Path) -> None:
     def steps_by_name(callbacks: list[Any]) -> dict[str, list[int]]:
-        logger = _RecordingLogger()
+        logger = RecordingLogger()
         make_trainer(callbacks, max_epochs=1, logger=logger, log_every_n_steps=1).fit(AdamW())
         out: dict[str, list[int]] = {}
         for step, metrics in logger.rows:
@@ -277,7 +255,7 @@ def test_a_tensor_target_logs_the_value_it_holds(tmp_path: Path) -> None:
             self.register_buffer("temperature", torch.tensor(1.0))  # float32
 
     cb = ls.ScheduleCallback({ls.Attribute("temperature"): ls.schedules.Linear(1.0, 0.1, 16)})
-    logger = _RecordingLogger()
+    logger = RecordingLogger()
     make_trainer([cb], max_epochs=1, logger=logger, log_every_n_steps=1).fit(Temperature())
     for step, metrics in logger.rows:
         if "temperature" in metrics:
