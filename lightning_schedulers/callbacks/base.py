@@ -178,6 +178,7 @@ class SchedulerCallback(Callback):
         self._deferred_at: int | None = None
         self._muted: frozenset[str] = frozenset()  # labels a LearningRateMonitor logs (see _mute_monitored)
         self._handover: int | None = None  # the epoch StochasticWeightAveraging takes the lr over
+        self._handed_over = False  # whether it has (the lr of the first optimizer is no longer ours)
         # Manual optimization with lengths from the trainer: (batch progress, batches, steps) at the fit's start.
         self._rate_check: tuple[Any, int, int] | None = None
         self._pending = False  # whether either of the two above needs looking at after a batch
@@ -342,12 +343,8 @@ class SchedulerCallback(Callback):
 
     def _hand_over_lr(self, trainer: pl.Trainer) -> None:
         """From SWA's start epoch its SWALR drives the first optimizer's lr: stop writing (and logging) it."""
-        self._handover = None
-        kept = [
-            a
-            for a in self._active
-            if not (isinstance(a.bound, BoundParamGroups) and a.bound.optimizer_index == 0 and a.bound.key == "lr")
-        ]
+        self._handover, self._handed_over = None, True
+        kept = _without_swa_lr(self._active)
         if len(kept) == len(self._active):
             return
         self._active = kept
@@ -637,7 +634,7 @@ class SchedulerCallback(Callback):
                 "schedule twice. Resume with the callback's original targets, or pass on_resume='restart' to start "
                 "the schedules again from the values the targets hold now."
             )
-        self._active = active
+        self._active = _without_swa_lr(active) if self._handed_over else active  # a rebind keeps the handover
         self._disarm()
         self._watch_optimizers(trainer)
 
@@ -1275,6 +1272,15 @@ def _stored_priors(
         k: (None if b is None else [float(v) for v in b], n)
         for k, b, n in zip(state["targets"], bases, state["slots"], strict=True)
     }
+
+
+def _without_swa_lr(active: list[Active]) -> list[Active]:
+    """``active`` less the first optimizer's lr, which StochasticWeightAveraging drives."""
+    return [
+        a
+        for a in active
+        if not (isinstance(a.bound, BoundParamGroups) and a.bound.optimizer_index == 0 and a.bound.key == "lr")
+    ]
 
 
 def _swa_start(trainer: pl.Trainer) -> int | None:
