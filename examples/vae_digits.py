@@ -79,6 +79,24 @@ def read_applied(metrics_csv: Path, columns: list[str]) -> dict[str, np.ndarray]
     return {c: np.array(v) for c, v in steps.items()}
 
 
+class Progress(pl.Callback):
+    """One line per epoch: what the schedules hold, the validation error, the time so far."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        mse = float(trainer.callback_metrics.get("val/mse", float("nan")))
+        print(
+            f"epoch {trainer.current_epoch + 1:>3}/{trainer.max_epochs}  lr={lr:.2e}  "
+            f"kl_weight={pl_module.kl_weight:.3f}  val/mse={mse:.4f}  {time.perf_counter() - self.start:5.1f}s",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
@@ -107,7 +125,7 @@ def main() -> None:
         devices=1,
         logger=logger,
         log_every_n_steps=1,
-        callbacks=[scheduler],
+        callbacks=[scheduler, Progress()],
         enable_progress_bar=False,
         enable_model_summary=False,
         enable_checkpointing=False,

@@ -28,7 +28,7 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Where each public name lives (imported on first access).
 _SOURCES: dict[str, tuple[str, ...]] = {

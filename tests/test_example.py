@@ -19,5 +19,8 @@ def test_vae_digits_example_runs_and_log_matches_simulate(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr[-3000:]
     assert "lr-AdamW: 94 logged values, max |logged - simulate| = 0" in result.stdout
     assert "kl_weight: 94 logged values, max |logged - simulate| = 0" in result.stdout
+    progress = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in progress] == ["1/2", "2/2"]  # a line per epoch, with the time so far
+    assert all(line.endswith("s") and "val/mse=" in line for line in progress)
     png = tmp_path / "vae_digits_schedules.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
