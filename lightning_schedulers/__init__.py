@@ -1,6 +1,6 @@
 """Hyperparameter scheduling as plug-in PyTorch Lightning callbacks.
 
-Three layers (see the README): pure closed-form schedules (:mod:`lightning_schedulers.schedules`,
+Three layers (see the documentation's Concepts page): pure closed-form schedules (:mod:`lightning_schedulers.schedules`,
 with ready compositions in :mod:`lightning_schedulers.schedules.presets`), targets that say where a
 value goes (:class:`ParamGroup`, :class:`Attribute`), and thin Lightning callbacks that apply a
 schedule on a clock: the generic :class:`ScheduleCallback` and the familiar scheduler families of
@@ -11,7 +11,7 @@ The top level is lazy: a name is imported on first use, so ``import lightning_sc
 :mod:`lightning_schedulers.schedules` (the top level keeps the callback names, for instance
 ignite's ``PiecewiseLinear`` callback).
 
-Example:
+Examples:
     >>> import lightning_schedulers as ls
     >>> from lightning_schedulers.schedules import Cosine
     >>> callback = ls.ScheduleCallback(Cosine(0.1, 0.001, 1000))

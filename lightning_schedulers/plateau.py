@@ -8,7 +8,7 @@ schedule drives the target, with :func:`apply_reduction` and :func:`reduced_mult
 A metric that is NaN or infinite counts as no improvement: it never becomes ``best`` (torch lets
 ``-inf`` become the best value of a ``"min"`` run, which freezes every later decision).
 
-Example:
+Examples:
     >>> state = PlateauState(mode="min", patience=1)
     >>> [state.step(v) for v in (1.0, 0.5, 0.6, 0.7, 0.4)]
     [False, False, False, True, False]
@@ -39,7 +39,7 @@ class PlateauState:
         threshold_mode: ``"rel"`` (relative to ``best``) or ``"abs"``.
         cooldown: decisions after a reduction during which bad decisions are not counted.
 
-    Example:
+    Examples:
         >>> state = PlateauState(mode="max", patience=0, threshold=0.1, threshold_mode="abs")
         >>> [state.step(v) for v in (1.0, 1.05, 1.2)]
         [False, True, False]
@@ -113,7 +113,7 @@ def apply_reduction(raw: float, multiplier: float, floor: float) -> float:
     The reduction never takes the value below ``floor``, but it does not lift a schedule that is
     itself below the floor (a warmup starting at 0 stays a warmup).
 
-    Example:
+    Examples:
         >>> apply_reduction(1.0, 0.01, floor=0.1), apply_reduction(0.05, 0.5, floor=0.1)
         (0.1, 0.05)
     """
@@ -127,7 +127,7 @@ def reduced_multiplier(raw: float, multiplier: float, factor: float, floor: floa
 
     This is torch's rule ``new = max(old * factor, min_lr)``, applied only when ``old - new > eps``.
 
-    Example:
+    Examples:
         >>> reduced_multiplier(1.0, 1.0, factor=0.5, floor=0.0, eps=1e-8)
         0.5
     """

@@ -9,7 +9,7 @@ the fit applies (``tests/test_preview.py`` checks it against a real ``Trainer.fi
 ``python -m lightning_schedulers preview CONFIG.yaml --out schedule.png`` does the same from a
 LightningCLI-style YAML file, prints a table of values at milestones and writes a plot.
 
-Example:
+Examples:
     >>> import lightning_schedulers as ls
     >>> plan = ls.FitPlan(max_epochs=2, batches_per_epoch=10, accumulate_grad_batches=2)
     >>> result = ls.preview([ls.WarmupCosineLR(warmup_steps=0.2), ls.StepLR(1)], plan, initial=0.1)
@@ -47,7 +47,7 @@ class FitPlan:
         accumulate_grad_batches: batches per optimizer step.
         devices: data-parallel processes; each sees ``ceil(batches_per_epoch / devices)`` batches.
 
-    Example:
+    Examples:
         >>> FitPlan(max_epochs=3, batches_per_epoch=100, accumulate_grad_batches=4, devices=2).total_steps
         39
     """
@@ -210,7 +210,7 @@ def preview(
     Returns:
         A :class:`Preview`.
 
-    Example:
+    Examples:
         >>> import lightning_schedulers as ls
         >>> plan = {"max_epochs": 3, "batches_per_epoch": 4}
         >>> values = ls.preview([ls.StepLR(step_size=1)], plan, initial=0.1).values["StepLR:lr-optimizer0"]

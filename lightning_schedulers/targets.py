@@ -13,7 +13,7 @@ schedules nor Lightning hooks. At the start of a fit the callback *binds* it to 
 Tensors are never replaced: a tensor ``lr`` or a buffer is filled in place, so code that holds a
 reference to it (a compiled graph, a capturable optimizer) sees the new value.
 
-Example:
+Examples:
     >>> import torch
     >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
     >>> bound = ParamGroup("momentum").bind([opt])
@@ -117,7 +117,7 @@ class ParamGroup:
         name: logging name that replaces ``LearningRateMonitor``'s (``"lr-{OptimizerClass}"``, with
             ``-{key}`` after the group for keys other than ``lr``).
 
-    Example:
+    Examples:
         >>> ParamGroup("weight_decay", param_group_index=1)
         ParamGroup(key='weight_decay', optimizer=0, param_group_index=1, relative=False, name=None)
 
@@ -402,7 +402,7 @@ class Attribute:
         relative: the schedule gives a factor of the value the attribute holds at the start.
         name: logging name; defaults to ``path``.
 
-    Example:
+    Examples:
         >>> Attribute("loss_fn.temperature").describe()
         'attribute:loss_fn.temperature'
 

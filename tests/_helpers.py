@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 PARITY_RTOL = 1e-12
-"""The stated parity with the reference libraries: 1e-12 relative (see the README's numerical contract)."""
+"""The stated parity with the reference libraries: 1e-12 relative (see docs/numerics.md)."""
 PARITY_ULPS = 4
 """Near zero, where a relative bound means nothing: 4 ulps of the sequence's largest magnitude."""
 

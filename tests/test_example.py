@@ -1,4 +1,4 @@
-"""The README's main example runs end to end (shortened) and its preview matches its log."""
+"""The main example of the README runs end to end (shortened) and its preview matches its log."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Lightning callbacks: read the clock, ask the schedule, write the target, log.
 
-The clock (see the README):
+The clock (see the documentation's Concepts page):
 
 * ``interval="step"``: ``t = trainer.global_step``, the number of optimizer steps taken. While
   step ``t`` trains, every target holds ``f(t)``. Values are written in ``on_train_start``, then
@@ -924,7 +924,7 @@ class SchedulerCallback(Callback):
         Without ``optimizers`` the optimizer's class is not known, and the reference stands in its
         place (``lr-optimizer0``; ``lr-AdamW`` for ``optimizer="AdamW"``).
 
-        Example:
+        Examples:
             >>> import torch
             >>> from lightning_schedulers import StepLR
             >>> StepLR(2).labels([torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])])

@@ -24,7 +24,7 @@ class ScheduleCallback(SchedulerCallback):
         save_history: keep the applied values in :attr:`history`.
         logging_enabled: log the applied values through ``trainer.loggers``.
 
-    Example:
+    Examples:
         >>> from lightning_schedulers import Attribute, ScheduleCallback
         >>> from lightning_schedulers.schedules import Cosine, Linear, sequence
         >>> lr = sequence([Linear(0.0, 1e-3, 100), Cosine(1e-3, 1e-5, 900)], durations=[100])

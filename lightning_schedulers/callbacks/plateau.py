@@ -17,7 +17,7 @@ Rank consistency: rank zero's metric value is broadcast to every rank before the
 ranks take the same decisions and write the same values even when the ranks logged different
 values (without ``sync_dist``).
 
-Example:
+Examples:
     >>> import lightning_schedulers as ls
     >>> cb = ls.ReduceLROnPlateau("val_loss", factor=0.5, patience=2)
     >>> cb.interval
@@ -334,7 +334,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
         save_history: keep the applied values in ``history``.
         logging_enabled: log the applied values (every reduction is logged at its step).
 
-    Example:
+    Examples:
         >>> import lightning_schedulers as ls
         >>> warmup = ls.LinearLR(start_factor=0.1, total_iters=100, interval="step")
         >>> cb = ReduceLROnPlateau("val_loss", patience=2, base=warmup)
@@ -408,7 +408,7 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
     The same decision rule and arguments as :class:`ReduceLROnPlateau`, with ``param_name`` a
     dotted attribute path on the LightningModule and ``floor`` in place of ``min_lr``.
 
-    Example:
+    Examples:
         >>> cb = ReduceAttributeOnPlateau("val_loss", "teacher_forcing", factor=0.5, patience=0, floor=0.1)
         >>> cb.target.describe()
         'attribute:teacher_forcing'

@@ -12,7 +12,7 @@ the values. That keeps the scheduler's state out of the real optimizer and makes
 (``simulate``) and resumes possible: a checkpoint holds the scheduler's ``state_dict``, and where
 it cannot be restored the scheduler is stepped again from the start (``t`` steps, once).
 
-Example:
+Examples:
     >>> import functools, torch
     >>> import lightning_schedulers as ls
     >>> cb = ls.TorchScheduler(functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5))
@@ -176,7 +176,7 @@ class TorchScheduler(SchedulerCallback):
     Param groups added during the fit (``BaseFinetuning``) are not scheduled (the scheduler was
     built for the groups at the start); this is said once, as a warning.
 
-    Example:
+    Examples:
         >>> import functools, torch
         >>> cb = TorchScheduler(functools.partial(torch.optim.lr_scheduler.LinearLR, start_factor=0.5, total_iters=2))
         >>> cb.simulate(4, initial=1.0).tolist()

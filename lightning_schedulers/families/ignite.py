@@ -7,9 +7,9 @@
 
 Event ``t`` is applied while step (or epoch) ``t`` trains, as ignite's optimizer schedulers
 attached to ``ITERATION_STARTED`` do, so values equal ignite's ``simulate_values`` event for
-event (to the stated tolerance; see the README's numerical contract).
+event (to the stated tolerance; see the documentation's numeric contract).
 
-Example:
+Examples:
     >>> import lightning_schedulers as ls
     >>> ls.LinearCyclicalScheduler("lr", 1.0, 0.0, cycle_size=4).simulate(5).tolist()
     [1.0, 0.5, 0.0, 0.5, 1.0]
@@ -171,7 +171,7 @@ class CosineAnnealingScheduler(_Cyclical):
         param_group_index: schedule only this param group.
         **kwargs: ``interval`` (``"step"``), ``optimizer``, ``name``, ``logging_enabled``.
 
-    Example:
+    Examples:
         >>> cb = CosineAnnealingScheduler("lr", 1.0, 0.0, cycle_size=4)
         >>> cb.simulate(5).round(3).tolist()
         [1.0, 0.854, 0.5, 0.146, 1.0]
@@ -186,7 +186,7 @@ class LinearCyclicalScheduler(_Cyclical):
     Takes the arguments of :class:`CosineAnnealingScheduler` plus ``monotonic``; a
     ``warmup_duration`` needs ``monotonic=True``, as in ignite.
 
-    Example:
+    Examples:
         >>> LinearCyclicalScheduler("lr", 1.0, 0.0, cycle_size=4).simulate(5).tolist()
         [1.0, 0.5, 0.0, 0.5, 1.0]
     """
@@ -204,7 +204,7 @@ class LinearCyclicalScheduler(_Cyclical):
 class PiecewiseLinear(_IgniteScheduler):
     """ignite's ``PiecewiseLinear``: linear between ``(milestone, value)`` pairs, held outside.
 
-    Example:
+    Examples:
         >>> PiecewiseLinear("lr", [(0, 0.0), (4, 1.0)]).simulate(6).tolist()
         [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     """
@@ -279,7 +279,7 @@ class ConcatScheduler(_Composite):
     same param-group key of the same optimizer. Members may be ignite- or torch-family callbacks
     (their own ``interval`` and logging settings are not used).
 
-    Example:
+    Examples:
         >>> a = LinearCyclicalScheduler("lr", 0.0, 1.0, cycle_size=4, monotonic=True)
         >>> b = CosineAnnealingScheduler("lr", 1.0, 0.0, cycle_size=4)
         >>> ConcatScheduler([a, b], durations=[4]).simulate(6).round(3).tolist()
@@ -398,7 +398,7 @@ def create_lr_scheduler_with_warmup(
     scheduler starts exactly at the warmup's end value the warmup stops one event short, so the
     end value is reached once, by the wrapped scheduler; a torch-family scheduler continues from
     its second value. Unlike ignite's helper around a plateau scheduler, the warmup always reaches
-    its end value: plateau reduction composes on top (see the README). With several param groups
+    its end value: plateau reduction composes on top (see the documentation's plateau page). With several param groups
     each group warms up to its own end value over its own length; ignite takes the length of the
     last group for all of them (and, around a torch scheduler with ``warmup_end_value`` set, drops
     the return to the scheduler's first value), so the two agree for one group or equal lrs.
@@ -414,7 +414,7 @@ def create_lr_scheduler_with_warmup(
     Returns:
         A callback applying the warmup and then ``lr_scheduler``.
 
-    Example:
+    Examples:
         >>> after = CosineAnnealingScheduler("lr", 0.3, 0.0, cycle_size=6)
         >>> cb = create_lr_scheduler_with_warmup(after, warmup_start_value=0.0, warmup_duration=4, warmup_end_value=0.1)
         >>> cb.simulate(6).round(4).tolist()

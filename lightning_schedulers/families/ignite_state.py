@@ -6,7 +6,7 @@ trains, so with ``interval="epoch"`` the value read at the end of epoch ``k`` is
 value. ignite has no cyclical state schedulers; :class:`CosineAnnealingStateScheduler` and
 :class:`LinearCyclicalStateScheduler` put its cyclical shapes on an attribute.
 
-Example:
+Examples:
     >>> from lightning_schedulers import ExpStateScheduler
     >>> cb = ExpStateScheduler(initial_value=1.0, gamma=0.9, param_name="kl_weight", interval="epoch")
     >>> cb.simulate(5).round(4).tolist()
@@ -57,7 +57,7 @@ class _StateScheduler(_IgniteScheduler):
 class ExpStateScheduler(_StateScheduler):
     """``initial_value * gamma ** t`` on a module attribute (ignite's ``ExpStateScheduler``).
 
-    Example:
+    Examples:
         >>> ExpStateScheduler(1.0, 0.5, "kl_weight").simulate(4).tolist()
         [1.0, 0.5, 0.25, 0.125]
     """
@@ -83,7 +83,7 @@ class ExpStateScheduler(_StateScheduler):
 class StepStateScheduler(_StateScheduler):
     """``initial_value * gamma ** (t // step_size)`` on a module attribute (ignite's ``StepStateScheduler``).
 
-    Example:
+    Examples:
         >>> StepStateScheduler(1.0, 0.5, 2, "kl_weight").simulate(5).tolist()
         [1.0, 1.0, 0.5, 0.5, 0.25]
     """
@@ -113,7 +113,7 @@ class StepStateScheduler(_StateScheduler):
 class MultiStepStateScheduler(_StateScheduler):
     """``initial_value * gamma ** (milestones <= t)`` on a module attribute (ignite's ``MultiStepStateScheduler``).
 
-    Example:
+    Examples:
         >>> MultiStepStateScheduler(1.0, 0.5, [1, 3], "kl_weight").simulate(4).tolist()
         [1.0, 0.5, 0.5, 0.25]
     """
@@ -141,7 +141,7 @@ class MultiStepStateScheduler(_StateScheduler):
 class LambdaStateScheduler(_StateScheduler):
     """``lambda_obj(t)`` on a module attribute (ignite's ``LambdaStateScheduler``).
 
-    Example:
+    Examples:
         >>> LambdaStateScheduler(lambda t: 1.0 / (t + 1), "temperature").simulate(3).tolist()
         [1.0, 0.5, 0.3333333333333333]
     """
@@ -166,7 +166,7 @@ class LambdaStateScheduler(_StateScheduler):
 class PiecewiseLinearStateScheduler(_StateScheduler):
     """Linear between ``(milestone, value)`` pairs on a module attribute (ignite's ``PiecewiseLinearStateScheduler``).
 
-    Example:
+    Examples:
         >>> PiecewiseLinearStateScheduler([(0, 0.0), (2, 1.0)], "kl_weight").simulate(4).tolist()
         [0.0, 0.5, 1.0, 1.0]
     """
@@ -217,7 +217,7 @@ class _CyclicalState(_StateScheduler):
 class CosineAnnealingStateScheduler(_CyclicalState):
     """ignite's cosine cycles (:class:`CosineAnnealingScheduler`) on a module attribute; ignite has none.
 
-    Example:
+    Examples:
         >>> CosineAnnealingStateScheduler(1.0, 0.0, 4, "temperature").simulate(3).round(3).tolist()
         [1.0, 0.854, 0.5]
     """
@@ -228,7 +228,7 @@ class CosineAnnealingStateScheduler(_CyclicalState):
 class LinearCyclicalStateScheduler(_CyclicalState):
     """ignite's linear cycles (:class:`LinearCyclicalScheduler`) on a module attribute; ignite has none.
 
-    Example:
+    Examples:
         >>> LinearCyclicalStateScheduler(0.0, 1.0, 4, "kl_weight", monotonic=True).simulate(5).tolist()
         [0.0, 0.25, 0.5, 0.75, 0.0]
     """

@@ -4,7 +4,7 @@ Set the peak learning rate in ``configure_optimizers`` as usual; these callbacks
 total length defaults to the fit's (``trainer.estimated_stepping_batches`` with
 ``interval="step"``), resolved when the fit starts and kept in the checkpoint.
 
-Example:
+Examples:
     >>> from lightning_schedulers import WarmupCosineLR
     >>> WarmupCosineLR(warmup_steps=2, total_steps=6).simulate(7, initial=1.0).round(3).tolist()
     [0.0, 0.5, 1.0, 0.854, 0.5, 0.146, 0.0]
@@ -83,7 +83,7 @@ class WarmupCosineLR(_ModernLR):
         min_factor: the floor, as a factor of the initial lr.
         **kwargs: the common keyword arguments (``interval="step"`` by default).
 
-    Example:
+    Examples:
         >>> WarmupCosineLR(1, total_steps=3, min_factor=0.1).simulate(4, initial=0.5).round(4).tolist()
         [0.0, 0.5, 0.275, 0.05]
     """
@@ -116,7 +116,7 @@ class WarmupStableDecayLR(_ModernLR):
 
     ``decay`` is ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
 
-    Example:
+    Examples:
         >>> WarmupStableDecayLR(1, decay_steps=2, total_steps=5).simulate(6, initial=1.0).tolist()
         [0.0, 1.0, 1.0, 1.0, 0.5, 0.0]
     """
@@ -161,7 +161,7 @@ class WarmupStableDecayLR(_ModernLR):
 class PolynomialDecayLR(_ModernLR):
     """Optional linear warmup, then polynomial decay of each group's lr to ``end_factor`` of it.
 
-    Example:
+    Examples:
         >>> PolynomialDecayLR(total_steps=4, power=2.0).simulate(5, initial=1.0).tolist()
         [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
@@ -200,7 +200,7 @@ class CosineCyclesLR(_TorchLRScheduler):
     ``warmup_start_factor``; as timm's ``CosineLRScheduler``, with ``warmup_prefix=False`` (timm's
     default) the cycles count from step 0 under the warmup, with ``True`` they start after it.
 
-    Example:
+    Examples:
         >>> cb = CosineCyclesLR(cycle_steps=2, cycle_limit=2, cycle_decay=0.5)
         >>> cb.simulate(5, initial=1.0).tolist()
         [1.0, 0.5, 0.5, 0.25, 0.0]
@@ -251,7 +251,7 @@ class InverseSqrtLR(_TorchLRScheduler):
     The lr at event ``t`` is ``initial_lr * min(sqrt(w / s), s / w)`` with ``s = t + 1`` and
     ``w = warmup_steps``: it reaches the initial lr at event ``w - 1`` and halves by ``4w - 1``.
 
-    Example:
+    Examples:
         >>> InverseSqrtLR(warmup_steps=2).simulate(8, initial=1.0).round(3).tolist()
         [0.5, 1.0, 0.816, 0.707, 0.632, 0.577, 0.535, 0.5]
     """

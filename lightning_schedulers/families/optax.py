@@ -1,6 +1,6 @@
 """braintools' (and optax's) ``ExponentialDecayLR`` as a Lightning callback.
 
-Example:
+Examples:
     >>> from lightning_schedulers import ExponentialDecayLR
     >>> ExponentialDecayLR(base_lr=0.1, decay_steps=2, decay_rate=0.5, staircase=True).simulate(5).tolist()
     [0.1, 0.1, 0.05, 0.05, 0.025]
@@ -37,7 +37,7 @@ class ExponentialDecayLR(_TorchLRScheduler):
         end_value: the bound described above.
         **kwargs: the common keyword arguments (``interval="step"`` by default).
 
-    Example:
+    Examples:
         >>> cb = ExponentialDecayLR(decay_steps=1000, decay_rate=0.96)
         >>> cb.simulate(3001, initial=0.1)[[0, 1000, 2000, 3000]].round(6).tolist()
         [0.1, 0.096, 0.09216, 0.088474]

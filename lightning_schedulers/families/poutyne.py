@@ -4,7 +4,7 @@ Phases come from :func:`~lightning_schedulers.schedules.linspace`,
 :func:`~lightning_schedulers.schedules.cosinespace` and the presets
 :func:`~lightning_schedulers.presets.sgdr_phases` and :func:`~lightning_schedulers.presets.one_cycle_phases`.
 
-Example:
+Examples:
     >>> from lightning_schedulers import OptimizerPolicy, Phase, linspace
     >>> policy = OptimizerPolicy([Phase(lr=linspace(0.0, 1.0, 3)), Phase(lr=linspace(1.0, 0.5, 2))])
     >>> policy.simulate(6).tolist()
@@ -44,7 +44,7 @@ class OptimizerPolicy(SchedulerCallback):
         **kwargs: ``interval`` (``"step"``), ``optimizer``, ``param_group_index``, ``name``,
             ``save_history``, ``logging_enabled``.
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.presets import one_cycle_phases
         >>> policy = OptimizerPolicy(one_cycle_phases(100))
         >>> policy.simulate(100).shape
@@ -92,7 +92,7 @@ class OptimizerPolicy(SchedulerCallback):
         Iterating reads the phases only: it moves nothing (poutyne's iterator advances its
         ``current_step``; here the position during a fit comes from the trainer's clock).
 
-        Example:
+        Examples:
             >>> from lightning_schedulers import Phase, linspace
             >>> list(OptimizerPolicy([Phase(lr=linspace(0.0, 1.0, 3))], initial_step=1))
             [{'lr': 0.5}, {'lr': 1.0}]

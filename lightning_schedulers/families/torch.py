@@ -16,7 +16,7 @@ Semantics, following torch:
 * ``CyclicLR`` and ``OneCycleLR`` cycle ``momentum`` (``betas[0]`` on the Adam family) inversely to
   the learning rate.
 
-Example:
+Examples:
     >>> import lightning_schedulers as ls
     >>> ls.StepLR(step_size=2, gamma=0.5).simulate(5, initial=0.1).tolist()
     [0.1, 0.1, 0.05, 0.05, 0.025]
@@ -120,7 +120,7 @@ class LambdaLR(_LambdaScheduler):
             Use module-level functions (not lambdas) where the callback must be pickled.
         **kwargs: the common keyword arguments (``interval="epoch"`` by default).
 
-    Example:
+    Examples:
         >>> LambdaLR(lambda epoch: 0.9**epoch).simulate(3, initial=1.0).round(3).tolist()
         [1.0, 0.9, 0.81]
     """
@@ -159,7 +159,7 @@ class MultiplicativeLR(_LambdaScheduler):
         lr_lambda: a function of the event index, or one per param group.
         **kwargs: the common keyword arguments (``interval="epoch"`` by default).
 
-    Example:
+    Examples:
         >>> MultiplicativeLR(lambda epoch: 0.5).simulate(3, initial=1.0).tolist()
         [1.0, 0.5, 0.25]
     """
@@ -181,7 +181,7 @@ class MultiplicativeLR(_LambdaScheduler):
 class StepLR(_TorchLRScheduler):
     """Decay each group's initial lr by ``gamma`` every ``step_size`` events (torch's ``StepLR``).
 
-    Example:
+    Examples:
         >>> StepLR(step_size=2, gamma=0.1).simulate(5, initial=1.0).round(12).tolist()
         [1.0, 1.0, 0.1, 0.1, 0.01]
     """
@@ -203,7 +203,7 @@ class MultiStepLR(_TorchLRScheduler):
 
     A milestone listed twice decays twice, as in torch.
 
-    Example:
+    Examples:
         >>> MultiStepLR(milestones=[1, 3], gamma=0.5).simulate(4, initial=1.0).tolist()
         [1.0, 0.5, 0.5, 0.25]
     """
@@ -226,7 +226,7 @@ class MultiStepLR(_TorchLRScheduler):
 class ConstantLR(_TorchLRScheduler):
     """Each group's initial lr times ``factor`` until ``total_iters``, then the initial lr (torch's ``ConstantLR``).
 
-    Example:
+    Examples:
         >>> ConstantLR(factor=0.5, total_iters=2).simulate(4, initial=1.0).tolist()
         [0.5, 0.5, 1.0, 1.0]
     """
@@ -247,7 +247,7 @@ class ConstantLR(_TorchLRScheduler):
 class LinearLR(_TorchLRScheduler):
     """Scale each group's initial lr linearly from ``start_factor`` to ``end_factor`` (torch's ``LinearLR``).
 
-    Example:
+    Examples:
         >>> LinearLR(start_factor=0.5, total_iters=2).simulate(4, initial=1.0).tolist()
         [0.5, 0.75, 1.0, 1.0]
     """
@@ -273,7 +273,7 @@ class LinearLR(_TorchLRScheduler):
 class ExponentialLR(_TorchLRScheduler):
     """Each group's initial lr times ``gamma ** t`` (torch's ``ExponentialLR``).
 
-    Example:
+    Examples:
         >>> ExponentialLR(gamma=0.5).simulate(3, initial=1.0).tolist()
         [1.0, 0.5, 0.25]
     """
@@ -291,7 +291,7 @@ class ExponentialLR(_TorchLRScheduler):
 class PolynomialLR(_TorchLRScheduler):
     """Each group's initial lr times ``(1 - t / total_iters) ** power``, then 0 (torch's ``PolynomialLR``).
 
-    Example:
+    Examples:
         >>> PolynomialLR(total_iters=4, power=1.0).simulate(5, initial=1.0).tolist()
         [1.0, 0.75, 0.5, 0.25, 0.0]
     """
@@ -314,7 +314,7 @@ class CosineAnnealingLR(_TorchLRScheduler):
     closed form, computed so it keeps full precision near ``eta_min``; torch's recursive update
     drifts from it by up to ~1e-11 relative over 100,000 events.
 
-    Example:
+    Examples:
         >>> CosineAnnealingLR(T_max=2, eta_min=0.0).simulate(5, initial=1.0).round(12).tolist()
         [1.0, 0.5, 0.0, 0.5, 1.0]
     """
@@ -333,7 +333,7 @@ class CosineAnnealingWarmRestarts(_TorchLRScheduler):
 
     Torch's ``CosineAnnealingWarmRestarts`` stepped once per event; values equal torch's bit for bit.
 
-    Example:
+    Examples:
         >>> CosineAnnealingWarmRestarts(T_0=2).simulate(4, initial=1.0).round(12).tolist()
         [1.0, 0.5, 1.0, 0.5]
     """
@@ -366,7 +366,7 @@ class CyclicLR(_TorchLRScheduler):
     ``scale_fn`` uses the ``scale_mode`` given. ``base_lr``, ``max_lr``, ``base_momentum`` and
     ``max_momentum`` take a float or one value per param group.
 
-    Example:
+    Examples:
         >>> cb = CyclicLR(base_lr=0.1, max_lr=1.0, step_size_up=2, cycle_momentum=False)
         >>> cb.simulate(5).round(6).tolist()
         [0.1, 0.55, 1.0, 0.55, 0.1]
@@ -455,7 +455,7 @@ class OneCycleLR(_TotalFromTrainer):
     and kept in the checkpoint. Past the end the last value holds and a warning is emitted once
     (torch raises). ``simulate(n)`` without a known total previews a fit of ``n`` events.
 
-    Example:
+    Examples:
         >>> cb = OneCycleLR(max_lr=1.0, total_steps=10, anneal_strategy="linear", cycle_momentum=False)
         >>> cb.simulate(4).round(4).tolist()
         [0.04, 0.52, 1.0, 0.8571]
@@ -549,10 +549,10 @@ class SWALR(_TorchLRScheduler):
     ``x`` for ``"linear"`` (with ``anneal_epochs=0``, ``swa_lr`` at once). torch computes the same
     recursively from the current lr; the two agree to the parity bound. ``swa_lr`` takes a float
     or one value per param group. For weight averaging with Lightning's
-    ``StochasticWeightAveraging``, which brings its own SWALR, see the README (schedulers of this
+    ``StochasticWeightAveraging``, which brings its own SWALR, see the documentation's families page (schedulers of this
     package hand the lr over to it).
 
-    Example:
+    Examples:
         >>> SWALR(swa_lr=0.05, anneal_epochs=2, anneal_strategy="linear").simulate(4, initial=0.1).round(6).tolist()
         [0.1, 0.075, 0.05, 0.05]
     """
@@ -619,7 +619,7 @@ class SequentialLR(_TorchLRScheduler):
     current lr, as in torch). The members' own ``interval``, logging and target arguments are not
     used: the ``SequentialLR``'s apply.
 
-    Example:
+    Examples:
         >>> warmup = LinearLR(start_factor=0.5, total_iters=2)
         >>> cb = SequentialLR([warmup, ExponentialLR(gamma=0.5)], milestones=[2])
         >>> cb.simulate(5, initial=1.0).tolist()
@@ -667,7 +667,7 @@ class ChainedScheduler(_TorchLRScheduler):
     per event (so a jump to event ``t``, on resume, costs ``t`` steps once). Members that cycle
     momentum are refused (their momentum is not chained).
 
-    Example:
+    Examples:
         >>> cb = ChainedScheduler([ConstantLR(factor=0.5, total_iters=2), ExponentialLR(gamma=0.9)])
         >>> cb.simulate(3, initial=1.0).round(4).tolist()
         [0.5, 0.45, 0.81]

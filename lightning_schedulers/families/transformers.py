@@ -6,7 +6,7 @@ gives when Lightning steps it once per optimizer step: each param group's initia
 schedule's factor. The training length is the fit's (``trainer.estimated_stepping_batches``)
 unless given, and every length may be a fraction of training. transformers itself is not needed.
 
-Example:
+Examples:
     >>> import lightning_schedulers as ls
     >>> cb = ls.get_scheduler("linear", warmup_steps=2, total_steps=6)
     >>> cb.simulate(7, initial=0.1).round(4).tolist()
@@ -61,7 +61,7 @@ class TransformersLR(_TotalFromTrainer):
     ``lr_end`` and ``min_lr`` are divided by the optimizer's default lr (``optimizer.defaults["lr"]``)
     at the start of the fit, as transformers does; ``simulate`` uses the first initial value.
 
-    Example:
+    Examples:
         >>> TransformersLR("constant_with_warmup", warmup_steps=4).simulate(6, initial=1.0).tolist()
         [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     """
@@ -187,7 +187,7 @@ def get_scheduler(
     Returns:
         A :class:`TransformersLR`, or a :class:`~lightning_schedulers.ReduceLROnPlateau`.
 
-    Example:
+    Examples:
         >>> cb = get_scheduler("cosine", num_warmup_steps=1, num_training_steps=3)
         >>> cb.simulate(4, initial=1.0).round(3).tolist()
         [0.0, 1.0, 0.5, 0.0]

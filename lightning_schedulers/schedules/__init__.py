@@ -12,7 +12,7 @@ keeps a counter (except :class:`CumulativeProduct`, the product of a user functi
 * :mod:`~lightning_schedulers.schedules.presets`: warmup-cosine, WSD, Noam, one-cycle and SGDR phases.
 * :mod:`~lightning_schedulers.schedules.durations`: durations as fractions of the fit.
 
-Example:
+Examples:
     >>> from lightning_schedulers.schedules import Cosine, Linear, join
     >>> warmup_cosine = join([Linear(0.0, 1.0, 10), Cosine(1.0, 0.1, 90)], boundaries=[10])
     >>> warmup_cosine.value(0), warmup_cosine.value(10), warmup_cosine.value(100)

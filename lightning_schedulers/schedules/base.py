@@ -73,7 +73,7 @@ class Schedule:
     ``values`` both call it, so they agree exactly. A value that overflows float64 is never
     returned: ``value`` and ``values`` raise ``ValueError`` naming the arguments responsible.
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.schedules import Linear
         >>> s = 2.0 * Linear(0.0, 1.0, 4)
         >>> [s.value(t) for t in range(5)]
@@ -159,7 +159,7 @@ class Schedule:
     def resolve(self, total: int) -> Schedule:
         """This schedule with every fraction of training resolved against a fit of ``total`` events.
 
-        Example:
+        Examples:
             >>> from lightning_schedulers.schedules import Linear, fraction
             >>> Linear(0.0, 1.0, fraction(0.5)).resolve(10)
             Linear(start=0.0, end=1.0, steps=5)

@@ -1,6 +1,6 @@
 """Composition as data: joins in local time, products, scaling, clamping, shifts, user functions.
 
-Example:
+Examples:
     >>> from lightning_schedulers.schedules import Cosine, Linear, join
     >>> warmup_cosine = join([Linear(0.0, 1.0, 10), Cosine(1.0, 0.1, 90)], boundaries=[10])
     >>> warmup_cosine.value(0), warmup_cosine.value(10), warmup_cosine.value(100)
@@ -66,7 +66,7 @@ class Join(Schedule):
 
     Schedule ``i`` sees ``t - boundaries[i - 1]``, so each piece starts at its own ``t = 0``.
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.schedules import Constant, Linear
         >>> s = Join((Linear(0.0, 1.0, 2), Constant(5.0)), boundaries=(2,))
         >>> [s.value(t) for t in range(4)]
@@ -176,7 +176,7 @@ def _freeze(value: Any) -> Any:
 def join(schedules: Iterable[Schedule], boundaries: Iterable[int]) -> Join:
     """Join schedules at absolute event ``boundaries``; each piece runs in local time.
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.schedules import Constant
         >>> join([Constant(1.0), Constant(2.0)], boundaries=[3]).value(3)
         2.0
@@ -197,7 +197,7 @@ def sequence(schedules: Iterable[Schedule], durations: Iterable[int]) -> Schedul
 
     ``durations`` has one entry fewer than ``schedules``.
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.schedules import Cosine, Linear
         >>> s = sequence([Linear(0.0, 1.0, 5), Cosine(1.0, 0.0, 5)], durations=[5])
         >>> s.value(5), s.value(10)
@@ -222,7 +222,7 @@ def sequence(schedules: Iterable[Schedule], durations: Iterable[int]) -> Schedul
 class Product(Schedule):
     """Pointwise product of schedules (chaining multiplicative factors).
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.schedules import Constant, Step
         >>> Product((Constant(2.0), Step(1.0, 0.5, 1))).value(2)
         0.5
@@ -245,7 +245,7 @@ class Product(Schedule):
 class Scale(Schedule):
     """A schedule multiplied by a constant ``factor``.
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.schedules import Linear
         >>> Scale(Linear(0.0, 1.0, 2), 3.0).value(1)
         1.5
@@ -270,7 +270,7 @@ class Scale(Schedule):
 class Clamp(Schedule):
     """A schedule clipped to ``[lower, upper]`` (either bound may be ``None``).
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.schedules import Linear
         >>> Clamp(Linear(0.0, 1.0, 10), lower=0.2).value(0)
         0.2
@@ -305,7 +305,7 @@ class Clamp(Schedule):
 class Shift(Schedule):
     """``schedule`` read ``offset`` events ahead: ``value(t) = schedule.value(t + offset)``.
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.schedules import Linear
         >>> Shift(Linear(0.0, 1.0, 4), 2).value(0)
         0.5
@@ -330,7 +330,7 @@ class Lambda(Schedule):
     pickle the schedule (DDP spawn, LightningCLI), ``fn`` must be picklable: a module-level function
     or a callable object rather than a ``lambda``.
 
-    Example:
+    Examples:
         >>> Lambda(lambda t: 0.5**t).value(3)
         0.125
 
@@ -360,7 +360,7 @@ class CumulativeProduct(Schedule):
     single cursor (the last ``t`` and its value), so stepping forward costs one call of ``fn``
     and memory stays constant; a jump to ``t`` (a resume) costs ``t`` calls once.
 
-    Example:
+    Examples:
         >>> CumulativeProduct(lambda t: 0.5, start=2.0).value(3)
         0.25
 

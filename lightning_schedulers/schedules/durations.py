@@ -10,7 +10,7 @@ resolves against ``n``.
 
 Nothing here imports torch or Lightning.
 
-Example:
+Examples:
     >>> from lightning_schedulers.durations import fraction
     >>> fraction(0.05).resolve(1000)
     50
@@ -38,7 +38,7 @@ __all__ = [
 class TrainingFraction:
     """A duration as a fraction of the fit, in ``(0, 1]``; it has no value until :meth:`resolve`.
 
-    Example:
+    Examples:
         >>> TrainingFraction(0.25).resolve(10)
         2
     """
@@ -72,7 +72,7 @@ Duration = int | float | TrainingFraction
 def fraction(value: float) -> TrainingFraction:
     """A duration of ``value`` (in ``(0, 1]``) of the whole fit.
 
-    Example:
+    Examples:
         >>> fraction(0.1)
         TrainingFraction(fraction=0.1)
     """

@@ -1,6 +1,6 @@
 """poutyne's vocabulary: spaces of values, phases that drive several keys at once, and their chaining.
 
-Example:
+Examples:
     >>> from lightning_schedulers.schedules import Phase, linspace
     >>> p = Phase(lr=linspace(0.1, 1.0, 10), momentum=linspace(0.95, 0.85, 10))
     >>> p.steps, p.keys
@@ -34,7 +34,7 @@ class Space(Schedule):
     after the end. ``kind`` is ``"linear"`` or ``"cosine"``; the arithmetic is poutyne's. A single
     step gives ``[start]`` (poutyne divides by zero there). ``steps`` is at least 1.
 
-    Example:
+    Examples:
         >>> list(Space("linear", 0.0, 1.0, 5))
         [0.0, 0.25, 0.5, 0.75, 1.0]
     """
@@ -72,7 +72,7 @@ class Space(Schedule):
 def linspace(start: float, end: float, steps: int) -> Space:
     """``steps`` evenly spaced values from ``start`` to ``end``, both included (poutyne's ``linspace``).
 
-    Example:
+    Examples:
         >>> list(linspace(1.0, 0.0, 3)), list(linspace(0.5, 2.0, 1))
         ([1.0, 0.5, 0.0], [0.5])
     """
@@ -82,7 +82,7 @@ def linspace(start: float, end: float, steps: int) -> Space:
 def cosinespace(start: float, end: float, steps: int) -> Space:
     """``steps`` values on a half cosine from ``start`` to ``end``, both included (poutyne's ``cosinespace``).
 
-    Example:
+    Examples:
         >>> [round(v, 3) for v in cosinespace(1.0, 0.0, 3)]
         [1.0, 0.5, 0.0]
     """
@@ -101,7 +101,7 @@ class Phase:
 
     Iterating a phase yields one ``{key: value}`` dict per step, as poutyne's does.
 
-    Example:
+    Examples:
         >>> p = Phase(lr=linspace(0.1, 1.0, 10), momentum=linspace(0.95, 0.85, 10))
         >>> p.steps, p.keys
         (10, ('lr', 'momentum'))
@@ -171,7 +171,7 @@ def join_phases(phases: Sequence[Phase]) -> dict[str, Schedule]:
     Every phase must drive the same keys, so no value is silently left unscheduled for a phase.
     Phases of zero steps are skipped.
 
-    Example:
+    Examples:
         >>> from lightning_schedulers.schedules import Cosine, Linear
         >>> s = join_phases([Phase(5, lr=Linear(0.0, 1.0, 5)), Phase(5, lr=Cosine(1.0, 0.0, 5))])
         >>> s["lr"].value(5)

@@ -3,7 +3,7 @@
 Nothing here imports torch or Lightning; every preset is a composition of
 :mod:`lightning_schedulers.schedules`, so it pickles, prints and previews like any schedule.
 
-Example:
+Examples:
     >>> from lightning_schedulers.presets import warmup_cosine
     >>> s = warmup_cosine(peak=1.0, total_steps=100, warmup_steps=10, floor=0.1)
     >>> s.value(0), s.value(10), s.value(100)
@@ -56,7 +56,7 @@ def warmup_cosine(
 ) -> Schedule:
     """Linear warmup from ``start`` to ``peak``, then a cosine decay to ``floor`` at ``total_steps``.
 
-    Example:
+    Examples:
         >>> s = warmup_cosine(peak=1.0, total_steps=20, warmup_steps=4)
         >>> [round(s.value(t), 12) for t in (2, 4, 12, 20)]
         [0.5, 1.0, 0.5, 0.0]
@@ -84,7 +84,7 @@ def warmup_stable_decay(
     The cooldown ends at ``total_steps``; its shape is ``"linear"``, ``"cosine"`` or ``"1-sqrt"``
     (``floor + (peak - floor) * (1 - sqrt(t / decay_steps))``).
 
-    Example:
+    Examples:
         >>> s = warmup_stable_decay(1.0, total_steps=20, warmup_steps=2, decay_steps=4, decay="1-sqrt")
         >>> [s.value(t) for t in (0, 2, 15, 16, 17, 20)]
         [0.0, 1.0, 1.0, 1.0, 0.5, 0.0]
@@ -115,7 +115,7 @@ def noam(model_size: int, warmup_steps: Duration, factor: float = 1.0) -> Schedu
 
     ``s = t + 1``: a linear warmup over ``warmup_steps``, then decay as ``1 / sqrt(s)``.
 
-    Example:
+    Examples:
         >>> round(noam(512, warmup_steps=4000).value(3999), 8)
         0.00069877
     """
@@ -129,7 +129,7 @@ def polynomial_decay(
 ) -> Schedule:
     """Polynomial decay from ``start`` to ``end`` over ``steps`` after an optional linear warmup from 0.
 
-    Example:
+    Examples:
         >>> polynomial_decay(1.0, 0.1, steps=10, power=2.0).value(5)
         0.325
     """
@@ -156,7 +156,7 @@ def cosine_cycles(
     timm, with ``warmup_prefix=False`` (timm's default) the cycles count from step 0, so the
     warmup covers their first steps; with ``warmup_prefix=True`` they start after it.
 
-    Example:
+    Examples:
         >>> s = cosine_cycles(1.0, 0.0, cycle_steps=4, cycle_limit=2, cycle_decay=0.5, warmup_steps=2,
         ...                   warmup_prefix=True)
         >>> [round(s.value(t), 3) for t in (0, 1, 2, 6, 10)]
@@ -180,7 +180,7 @@ def sgdr_phases(
 ) -> list[Phase]:
     """Poutyne's SGDR phases: ``cycles`` cosine spaces from ``lr[0]`` to ``lr[1]``, each ``cycle_mult`` times longer.
 
-    Example:
+    Examples:
         >>> [p.steps for p in sgdr_phases(base_cycle_length=4, cycles=3)]
         [4, 8, 16]
     """
@@ -209,7 +209,7 @@ def one_cycle_phases(
     split up/down). A phase of one step holds its start value instead of poutyne's division by
     zero (10 to 19 steps), and a phase of zero steps is left out.
 
-    Example:
+    Examples:
         >>> [p.steps for p in one_cycle_phases(15)]
         [7, 7, 1]
     """

@@ -39,7 +39,7 @@ class CosineRestarts(Schedule):
     ``end + (start - end) * (1 + cos(pi * t_cur / t_i)) / 2``; the cycle is found exactly, from a
     table of the (at most 54) cycle starts below 2**53.
 
-    Example:
+    Examples:
         >>> s = CosineRestarts(1.0, 0.0, period=2, mult=2)
         >>> [round(s.value(t), 3) for t in range(7)]
         [1.0, 0.5, 1.0, 0.854, 0.5, 0.146, 1.0]
@@ -97,7 +97,7 @@ class Cyclic(Schedule):
             ``int``) according to ``scale_mode``.
         scale_mode: ``"cycle"`` or ``"iterations"``; the built-in modes impose their own, as torch.
 
-    Example:
+    Examples:
         >>> s = Cyclic(0.1, 1.0, step_size_up=2, step_size_down=2, mode="triangular2")
         >>> [round(s.value(t), 3) for t in range(8)]
         [0.1, 0.55, 1.0, 0.55, 0.1, 0.325, 0.55, 0.325]
@@ -177,7 +177,7 @@ class OneCycle(Schedule):
     ``total_steps`` on the value of step ``total_steps - 1`` holds (torch raises past the end).
     For the momentum curve pass ``start=max_momentum, peak=base_momentum, end=max_momentum``.
 
-    Example:
+    Examples:
         >>> s = OneCycle(0.04, 1.0, 4e-6, total_steps=10, pct_start=0.3, anneal="linear")
         >>> [round(s.value(t), 4) for t in (0, 2, 9, 50)]
         [0.04, 1.0, 0.0, 0.0]
@@ -250,7 +250,7 @@ class CosineCycles(Schedule):
     the cycle with a floored logarithm; here the cycle is then checked against its start and end,
     so an event exactly at a cycle boundary is never placed in the previous cycle by rounding.
 
-    Example:
+    Examples:
         >>> s = CosineCycles(1.0, 0.0, cycle_steps=4, cycle_decay=0.5, cycle_limit=2)
         >>> [round(s.value(t), 3) for t in (0, 2, 4, 6, 8, 99)]
         [1.0, 0.5, 0.5, 0.25, 0.0, 0.0]
@@ -326,7 +326,7 @@ class CyclicalAnneal(Schedule):
     the cycles are periodic again. A multiplier above 1 whose value overflows float64 raises a
     ``ValueError`` naming it at the first event that overflows.
 
-    Example:
+    Examples:
         >>> s = CyclicalAnneal("linear", 1.0, 0.0, cycle_size=4)
         >>> [s.value(t) for t in range(6)]
         [1.0, 0.5, 0.0, 0.5, 1.0, 0.5]

@@ -40,7 +40,7 @@ __all__ = [
 class Constant(Schedule):
     """The same value at every event.
 
-    Example:
+    Examples:
         >>> Constant(0.3).value(10**9)
         0.3
 
@@ -61,7 +61,7 @@ class Linear(Schedule):
 
     ``steps = 0`` gives ``end`` from the first event (a warmup of length zero).
 
-    Example:
+    Examples:
         >>> [Linear(0.0, 1.0, 4).value(t) for t in (0, 2, 4, 9)]
         [0.0, 0.5, 1.0, 1.0]
 
@@ -96,7 +96,7 @@ class Cosine(Schedule):
     wave of period ``2 * steps`` (torch's ``CosineAnnealingLR`` past ``T_max``); the phase is
     reduced exactly, so precision does not decay with ``t``.
 
-    Example:
+    Examples:
         >>> [round(Cosine(1.0, 0.0, 4).value(t), 12) for t in (0, 2, 4, 6)]
         [1.0, 0.5, 0.0, 0.0]
 
@@ -143,7 +143,7 @@ class Exponential(Schedule):
         begin: events before the decay starts (optax's ``transition_begin``), ``>= 0``.
         end: bound the value never passes: a floor when decaying, a ceiling (or ``math.inf``) when growing.
 
-    Example:
+    Examples:
         >>> Exponential(1.0, 0.5, steps=10).value(20)
         0.25
 
@@ -212,7 +212,7 @@ class Step(Schedule):
 
     ``gamma`` is in ``(0, 1]``; for growth use :class:`Exponential` with ``staircase=True``.
 
-    Example:
+    Examples:
         >>> [Step(1.0, 0.5, 2).value(t) for t in range(5)]
         [1.0, 1.0, 0.5, 0.5, 0.25]
 
@@ -240,7 +240,7 @@ class MultiStep(Schedule):
     factor (``gamma > 1``) is allowed: the exponent is bounded by the number of milestones, and a
     final value that would overflow is rejected here.
 
-    Example:
+    Examples:
         >>> [MultiStep(1.0, 0.5, (2, 4)).value(t) for t in (0, 2, 4)]
         [1.0, 0.5, 0.25]
     """
@@ -268,7 +268,7 @@ class MultiStep(Schedule):
 class Polynomial(Schedule):
     """``(start - end) * (1 - t / steps) ** power + end`` until ``steps``, then ``end``.
 
-    Example:
+    Examples:
         >>> [Polynomial(1.0, 0.0, 4, power=2.0).value(t) for t in (0, 2, 4, 8)]
         [1.0, 0.25, 0.0, 0.0]
 
@@ -297,7 +297,7 @@ class PowerRamp(Schedule):
 
     ``power=0.5`` from the peak to the floor is the "1 - sqrt" cooldown of warmup-stable-decay.
 
-    Example:
+    Examples:
         >>> [PowerRamp(1.0, 0.0, 4, power=0.5).value(t) for t in (0, 1, 4)]
         [1.0, 0.5, 0.0]
     """
@@ -326,7 +326,7 @@ class InverseSqrt(Schedule):
     A linear warmup over ``warmup_steps`` to ``scale / sqrt(warmup_steps)``, then decay as
     ``1 / sqrt(s)`` ("Attention Is All You Need" uses ``scale = d_model ** -0.5``).
 
-    Example:
+    Examples:
         >>> s = InverseSqrt(1.0, warmup_steps=4)
         >>> [s.value(t) for t in (0, 3, 15)]
         [0.125, 0.5, 0.25]
@@ -352,7 +352,7 @@ class PiecewiseLinear(Schedule):
     Events may repeat: a repeated event is a jump, and the last value given for it applies from
     it on (ignite's ``PiecewiseLinear`` convention, whose arithmetic this follows).
 
-    Example:
+    Examples:
         >>> s = PiecewiseLinear([(0, 0.0), (10, 1.0), (20, 0.5)])
         >>> [s.value(t) for t in (0, 5, 10, 15, 99)]
         [0.0, 0.5, 1.0, 0.75, 0.5]

@@ -5,7 +5,7 @@ optimizer step ``t``, with ``w`` warmup steps and ``T`` training steps. The arit
 transformers' formulas (``transformers/optimization.py``), vectorised: values agree with them to
 the package's parity bound (1e-12 relative). Nothing here imports torch, Lightning or transformers.
 
-Example:
+Examples:
     >>> from lightning_schedulers.schedules.transformers import TransformersFactor
     >>> TransformersFactor("linear", warmup_steps=2, total_steps=6).values(range(7)).tolist()
     [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0]
