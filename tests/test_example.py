@@ -24,3 +24,19 @@ def test_vae_digits_example_runs_and_log_matches_simulate(tmp_path: Path) -> Non
     assert all(line.endswith("s") and "val/mse=" in line for line in progress)
     png = tmp_path / "vae_digits_schedules.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+CLASSIFIER = EXAMPLE.parent / "digits_classifier.py"
+
+
+def test_digits_classifier_resumed_mid_epoch_applies_what_the_uninterrupted_fit_did(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(CLASSIFIER), "--out", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("resumed from step"))
+    assert "identical: True (largest difference 0)" in summary
+    assert "0 plateau reduction" not in summary  # a decision was taken, and taken again after the resume
+    assert (tmp_path / "digits_schedules.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list((tmp_path / "tensorboard" / "straight" / "version_0").glob("events.out.tfevents.*"))
+    assert (tmp_path / "csv" / "resumed" / "version_0" / "metrics.csv").exists()

@@ -126,7 +126,8 @@ class TransformersFactor(Schedule):
             rest = np.where(ts > total, self.end_ratio, decay)
         else:  # inverse_sqrt
             scale = float(self.timescale or self.warmup_steps or 10_000)
-            rest = 1.0 / np.sqrt((ts + (scale - w)) / scale)
+            with np.errstate(invalid="ignore", divide="ignore"):  # inside the warmup (replaced below)
+                rest = 1.0 / np.sqrt((ts + (scale - w)) / scale)
         out: FloatArray = np.where(ts < w, warmup, rest)
         return out
 
