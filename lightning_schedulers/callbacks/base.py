@@ -624,7 +624,7 @@ class SchedulerCallback(Callback):
             schedules = self._resolved(schedules)
             slots = len(current)
             if self.name is not None:
-                bound.labels = [self.name] if slots == 1 else [f"{self.name}/pg{j + 1}" for j in range(slots)]
+                bound.labels = _named(self.name, slots)
             active.append(Active(bound, schedules, scale, captured, key))
         if missing:
             stored_keys = sorted(priors or {})
@@ -999,12 +999,17 @@ class SchedulerCallback(Callback):
         return plot_columns(np.stack(columns, axis=1), labels, xlabel=self.interval, ax=ax)
 
 
+def _named(name: str, slots: int) -> list[str]:
+    """The labels of a callback's ``name=`` for its single target's ``slots`` param groups."""
+    return [name] if slots == 1 else [f"{name}/pg{j + 1}" for j in range(slots)]
+
+
 def _preview_names(
     callback: SchedulerCallback, target: Target, bound: BoundParamGroups | None, slots: int, bindings: int
 ) -> list[str]:
     """The names a fit logs ``target``'s ``slots`` values under (see :meth:`SchedulerCallback.labels`)."""
     if callback.name is not None and bindings == 1:
-        return [callback.name] if slots == 1 else [f"{callback.name}/pg{j + 1}" for j in range(slots)]
+        return _named(callback.name, slots)
     if bound is not None:
         return list(bound.labels)
     if isinstance(target, ParamGroup):

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from lightning_schedulers._validation import check_choice, check_sequence
-from lightning_schedulers.callbacks.base import SchedulerCallback
+from lightning_schedulers.callbacks.base import _PREVIEW_TOTAL, SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
 from lightning_schedulers.schedules.base import Schedule, callable_name, check_callable
 from lightning_schedulers.schedules.composition import Lambda
@@ -40,8 +40,6 @@ from lightning_schedulers.targets import ParamGroup, check_key, check_optimizer,
 
 __all__ = ["TorchScheduler"]
 
-# Set while simulate/plot run: the schedules then step a preview stand-in, not the fit's.
-_PREVIEWING: ContextVar[bool] = ContextVar("lightning_schedulers_previewing", default=False)
 _PREVIEW_SLOTS: ContextVar[int] = ContextVar("lightning_schedulers_preview_slots", default=1)
 
 # The stand-in of simulate() before any fit: an SGD-like group (momentum for cycle_momentum schedulers).
@@ -237,7 +235,7 @@ class TorchScheduler(SchedulerCallback):
     def _builder(self, key: str) -> Callable[[list[float]], list[Schedule]]:
         def build(bases: list[float]) -> list[Schedule]:
             stepper = self._stepper
-            if stepper is None or _PREVIEWING.get():
+            if stepper is None or _PREVIEW_TOTAL.get() is not None:  # a preview steps its own stand-in
                 groups = [{**_PREVIEW_GROUP, "lr": base} for base in bases]
                 stepper = _Stepper(self.factory, groups, {**_PREVIEW_GROUP, "lr": bases[0] if bases else 1.0})
             return [Lambda(_Column(stepper, key, j)) for j in range(len(bases))]
@@ -286,13 +284,12 @@ class TorchScheduler(SchedulerCallback):
         length: int,
         optimizers: Sequence[torch.optim.Optimizer] | None = None,
     ) -> tuple[list[str], list[np.ndarray], list[str]]:
-        token = _PREVIEWING.set(True)
+        # The preview's group count, for the scheduler built to find the keys (before any binding).
         slots = _PREVIEW_SLOTS.set(len(initial) if isinstance(initial, Sequence) else 1)
         try:
             return super()._columns(num_events, initial, length, optimizers)
         finally:
             _PREVIEW_SLOTS.reset(slots)
-            _PREVIEWING.reset(token)
 
     def __repr__(self) -> str:
         keys = "" if self.keys is None else f", keys={list(self.keys)}"
