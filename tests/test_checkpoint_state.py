@@ -185,11 +185,11 @@ class NoValidation(TinyModule):
         return loss
 
 
-def test_plateau_without_a_validation_loop_is_an_error_at_fit_start() -> None:
-    with pytest.raises(ValueError, match=r"this fit runs no validation .*strict=False"):
-        make_trainer([ls.ReduceLROnPlateau("val_loss")], max_epochs=1).fit(NoValidation())
-    with pytest.warns(UserWarning, match="no reduction will happen"):
-        make_trainer([ls.ReduceLROnPlateau("val_loss", strict=False)], max_epochs=1).fit(NoValidation())
+def test_plateau_without_a_validation_loop_decides_at_each_epoch_end() -> None:
+    # As Lightning steps a plateau scheduler of configure_optimizers (tests/test_plateau_epoch_end.py).
+    cb = ls.ReduceLROnPlateau("val_loss")
+    make_trainer([cb], max_epochs=3).fit(NoValidation())
+    assert cb.state.decisions == 3
 
 
 class SometimesLogged(ScriptedModule):

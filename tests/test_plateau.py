@@ -290,10 +290,12 @@ def test_min_lr_list_of_the_wrong_length_fails_at_setup() -> None:
 
 # ------------------------------------------------------------------ DDP
 @pytest.mark.slow
-def test_ddp_ranks_with_different_metrics_apply_identical_values(tmp_path: Path) -> None:
+@pytest.mark.parametrize("at_epoch_end", [False, True])
+def test_ddp_ranks_with_different_metrics_apply_identical_values(tmp_path: Path, at_epoch_end: bool) -> None:
     script = [5.0, 4.0, 4.5, 4.4, 4.6, 3.0, 3.5, 3.6, 3.7, 3.8]
     module = ScriptedModule(script, per_validation=4, rank_offset=-10.0, groups=2, lr=[0.1, 0.2])
-    cb = ls.ReduceLROnPlateau("val_loss", factor=0.5, patience=1)
+    patience = 0 if at_epoch_end else 1  # reductions within the rows recorded, either way
+    cb = ls.ReduceLROnPlateau("val_loss", factor=0.5, patience=patience, check_on_train_epoch_end=at_epoch_end)
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=2,
@@ -312,5 +314,11 @@ def test_ddp_ranks_with_different_metrics_apply_identical_values(tmp_path: Path)
     rank1 = json.loads((tmp_path / "rank1.json").read_text())
     assert len(rank0) == 10
     assert rank0 == rank1
-    # Rank 1 logged an always-improving trend (no sync_dist); the decisions follow rank zero.
-    np.testing.assert_allclose(rank0, torch_lrs(script, [0.1, 0.2], factor=0.5, patience=1), rtol=1e-12)
+    # Rank 1 logged an always-improving trend (no sync_dist); the decisions follow rank zero. At
+    # epoch ends: on each epoch's second validation, seen by both validations of the next epoch.
+    decided = script[1::2] if at_epoch_end else script
+    expected = torch_lrs(decided, [0.1, 0.2], factor=0.5, patience=patience)
+    if at_epoch_end:
+        expected = np.repeat(np.vstack([[0.1, 0.2], expected[:-1]]), 2, axis=0)
+    assert expected[-1][0] < 0.1
+    np.testing.assert_allclose(rank0, expected, rtol=1e-12)

@@ -1,9 +1,11 @@
 """Plateau reduction on a logged metric, composable with any schedule of the same target.
 
 ``ReduceLROnPlateau`` reads ``trainer.callback_metrics[monitor]`` after every validation run
-(``val_check_interval=0.25`` means four decisions an epoch; the sanity check is skipped) and
-decides with torch's rule (:class:`~lightning_schedulers.plateau.PlateauState`). A reduction does
-not overwrite the value: it multiplies the target by ``factor`` on top of whatever drives it. With
+(``val_check_interval=0.25`` means four decisions an epoch; the sanity check is skipped), or at
+the end of every training epoch when the fit runs no validation or
+``check_on_train_epoch_end=True`` (a metric logged in training, ``on_epoch=True``), and decides
+with torch's rule (:class:`~lightning_schedulers.plateau.PlateauState`). A reduction does not
+overwrite the value: it multiplies the target by ``factor`` on top of whatever drives it. With
 ``base=None`` that is the value the target held when the fit started; with ``base=`` any scheduler
 callback of this package, it is that schedule, so "warm up, then reduce on plateau" and "cosine,
 scaled down on plateau" are one callback::
@@ -70,6 +72,7 @@ class _ReduceOnPlateau(SchedulerCallback):
         logging_enabled: bool,
         on_resume: str,
         clock: str = "optimizer",
+        check_on_train_epoch_end: bool | None = None,
     ) -> None:
         if base is not None and not isinstance(base, SchedulerCallback):
             raise TypeError(f"`base` must be a scheduler callback of this package or None, got {base!r}")
@@ -92,6 +95,12 @@ class _ReduceOnPlateau(SchedulerCallback):
         self.eps = check_float("eps", eps, non_negative=True)
         self.strict = check_bool("strict", strict)
         self.verbose = check_bool("verbose", verbose)
+        if check_on_train_epoch_end is not None and not isinstance(check_on_train_epoch_end, bool):
+            raise TypeError(
+                f"`check_on_train_epoch_end` must be a bool or None, got {check_on_train_epoch_end!r} "
+                f"({type(check_on_train_epoch_end).__name__})"
+            )
+        self.check_on_train_epoch_end = check_on_train_epoch_end
         self.state = PlateauState(mode, patience, threshold, threshold_mode, cooldown)
         self._metric_before: Any = None
         self.floor: float | tuple[float, ...] = (
@@ -111,12 +120,24 @@ class _ReduceOnPlateau(SchedulerCallback):
 
     _floor_name = "floor"
 
+    def _when(self) -> str:
+        # In repr (the checkpoint fingerprint) only when given: fingerprints written before keep matching.
+        chosen = self.check_on_train_epoch_end
+        return "" if chosen is None else f", check_on_train_epoch_end={chosen}"
+
     def _reset_fit(self) -> None:
         super()._reset_fit()
         state = getattr(self, "state", None)
         if state is not None:  # a reused instance decides afresh (a resumed fit then loads its state)
             self.state = PlateauState(state.mode, state.patience, state.threshold, state.threshold_mode, state.cooldown)
         self._plateau_active = None
+        # Where decisions are taken in this fit (resolved at its start), the monitor's value when
+        # the epoch started (a value that is the same object at its end was not logged again),
+        # and whether this epoch's decision waits for metrics logged after this callback's hook.
+        self._at_epoch_end = False
+        self._epoch_snapshot: Any = None
+        self._epoch_deferred = False
+        self._validations_seen = 0
 
     # -- the target and its schedule
     def _bindings(self) -> tuple[Binding, ...]:
@@ -126,10 +147,16 @@ class _ReduceOnPlateau(SchedulerCallback):
         return self.base._bindings()
 
     def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
-        if not _has_validation(trainer):
+        validates = _has_validation(trainer)
+        chosen = self.check_on_train_epoch_end
+        # As Lightning steps a plateau scheduler of configure_optimizers: with no validation loop,
+        # at the end of every training epoch, on what training logged.
+        self._at_epoch_end = not validates if chosen is None else chosen
+        if not self._at_epoch_end and not validates:
             message = (
                 f"{type(self).__name__}: this fit runs no validation (no validation_step, or limit_val_batches=0), "
-                f"and reductions are decided after each validation run on {self.monitor!r}; add a validation loop"
+                f"and check_on_train_epoch_end=False decides after each validation run on {self.monitor!r}; add a "
+                "validation loop, or leave check_on_train_epoch_end=None to decide at the end of each training epoch"
             )
             if self.strict:
                 raise ValueError(message + " (or pass strict=False to train without reductions)")
@@ -149,8 +176,25 @@ class _ReduceOnPlateau(SchedulerCallback):
             "plateau": self.state.state_dict(),
             "multipliers": list(multipliers[0]) if multipliers else None,
             "base": self.base._extra_state() if self.base is not None else {},
-            "pending_validation": self._trainer is not None and _validation_due_now(self._trainer),
+            "pending_validation": not self._at_epoch_end
+            and self._trainer is not None
+            and _validation_due_now(self._trainer),
+            "pending_epoch_end": self._at_epoch_end and self._trainer is not None and _epoch_end_due_now(self._trainer),
+            "epoch_metric": self._deferred_metric(),
         }
+
+    def _deferred_metric(self) -> float | None:
+        """A decision waiting for the next epoch's start, and its metric already logged: save it.
+
+        A checkpoint written at the end of an epoch (``ModelCheckpoint(save_on_train_epoch_end=True)``,
+        after the LightningModule's ``on_train_epoch_end``) is resumed at the next epoch, so the
+        decision is taken when the state loads.
+        """
+        trainer = self._trainer
+        if not self._epoch_deferred or trainer is None:
+            return None
+        metric = trainer.callback_metrics.get(self.monitor)
+        return float(metric) if metric is not None and metric is not self._epoch_snapshot else None
 
     def _check_extra(self, extra: dict[str, Any]) -> str | None:
         plateau = extra.get("plateau")
@@ -171,6 +215,9 @@ class _ReduceOnPlateau(SchedulerCallback):
         base = extra.get("base", {})
         if not isinstance(base, dict):
             return f"extra['base'] is {base!r}"
+        metric = extra.get("epoch_metric")
+        if metric is not None and (not isinstance(metric, (int, float)) or isinstance(metric, bool)):
+            return f"extra['epoch_metric'] is {metric!r}"
         if self.base is not None:
             return self.base._check_extra(base)
         return None
@@ -226,6 +273,20 @@ class _ReduceOnPlateau(SchedulerCallback):
             saved = restored.get("multipliers")
             if isinstance(saved, list) and len(saved) <= slots:
                 active.multipliers = [float(m) for m in saved] + [1.0] * (slots - len(saved))
+            metric = restored.get("epoch_metric")
+            if isinstance(metric, (int, float)) and self._trainer is not None:
+                # Saved at an epoch's end before its decision (the metric was logged after this
+                # callback's hook): take it now, before the first value of the resumed fit.
+                self._decide(self._trainer, active, float(metric), write=False)
+            if restored.get("pending_epoch_end"):
+                rank_zero_warn(
+                    f"{type(self).__name__}: the checkpoint was saved after the last training batch of an epoch, "
+                    f"before the epoch's end; Lightning does not run that end when resuming, so the plateau decision "
+                    f"it would have taken (decision {self.state.decisions + 1} on {self.monitor!r}) is lost and later "
+                    "reductions may differ from an uninterrupted fit. Save checkpoints at the end of epochs instead: "
+                    "ModelCheckpoint(save_on_train_epoch_end=True), or an every_n_train_steps that does not end an "
+                    "epoch."
+                )
             if restored.get("pending_validation"):
                 rank_zero_warn(
                     f"{type(self).__name__}: the checkpoint was saved after the last training batch before a "
@@ -251,15 +312,13 @@ class _ReduceOnPlateau(SchedulerCallback):
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         active = self._plateau_active
-        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or active is None:
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or active is None or self._at_epoch_end:
             return
+        self._validations_seen += 1
         metric = trainer.callback_metrics.get(self.monitor)
         stale = metric is not None and metric is self._metric_before
         self._metric_before = None
-        value: float | str | None = "stale" if stale else (None if metric is None else float(metric))
-        # Every rank decides on rank zero's value: identical state and values everywhere. A missing
-        # metric travels too (as None), so all ranks raise or skip together rather than hang.
-        value = trainer.strategy.broadcast(value, src=0)
+        value = self._shared(trainer, metric, stale)
         if value == "stale":
             self._warn_once(
                 "stale",
@@ -267,32 +326,119 @@ class _ReduceOnPlateau(SchedulerCallback):
                 "decision (the value an earlier run logged is not counted again)",
             )
             return
-        if value is None:
-            self._missing_metric(trainer)
+        if isinstance(value, float):
+            self._decide(trainer, active, value)
+        else:
+            self._missing_metric(trainer, "after a validation run")
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._epoch_deferred:
+            self._epoch_decision(trainer, final=True)
+        super().on_train_epoch_start(trainer, pl_module)
+        if self._at_epoch_end:
+            self._epoch_snapshot = trainer.callback_metrics.get(self.monitor)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Before the base's write of the next epoch's value (interval="epoch"), so that it is reduced.
+        if self._at_epoch_end and self._plateau_active is not None:
+            self._epoch_decision(trainer, final=False)
+        super().on_train_epoch_end(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # The last epoch's decision, on a metric logged in LightningModule.on_train_epoch_end:
+        # kept in the state (a longer fit resumed from here continues from it), nothing written.
+        if self._epoch_deferred:
+            self._epoch_decision(trainer, final=True, write=False)
+        if not self._at_epoch_end and self._validations_seen == 0 and self._plateau_active is not None:
+            # A validation_step with no batches to run it on (an empty val_dataloader, or
+            # check_val_every_n_epoch beyond the fit) must not pass for a fit without plateaus.
+            rank_zero_warn(
+                f"{type(self).__name__}: no validation ran during this fit, so no plateau decision on "
+                f"{self.monitor!r} was taken. Check val_dataloader and check_val_every_n_epoch, or pass "
+                "check_on_train_epoch_end=True to decide at the end of each training epoch."
+            )
+
+    def _epoch_decision(self, trainer: pl.Trainer, *, final: bool, write: bool = True) -> None:
+        """Decide on what this epoch logged, or wait until the next epoch starts (``final=False``).
+
+        Callbacks' ``on_train_epoch_end`` runs before the LightningModule's; a metric logged there
+        is read when the next epoch starts (or the fit ends), before any of its batches.
+        """
+        active = self._plateau_active
+        if active is None:
             return
-        assert isinstance(value, float)
+        metric = trainer.callback_metrics.get(self.monitor)
+        value = self._shared(trainer, metric, stale=metric is not None and metric is self._epoch_snapshot)
+        if not isinstance(value, float) and not final:
+            self._epoch_deferred = True
+            return
+        self._epoch_deferred = False
+        if value == "stale":
+            self._warn_once(
+                "stale-epoch",
+                f"{type(self).__name__}: a training epoch ended without a new value of {self.monitor!r}; it takes "
+                "no decision (the value logged earlier is not counted again)",
+            )
+            return
+        if not isinstance(value, float):
+            self._missing_metric(trainer, "at the end of a training epoch")
+        elif self.interval == "epoch" and not final:
+            # The base writes the next epoch's value right after this, with the reduction.
+            self._decide(trainer, active, value, write=False, report_at=self._clock(trainer) + 1)
+        else:
+            self._decide(trainer, active, value, write=write)
+
+    @staticmethod
+    def _shared(trainer: pl.Trainer, metric: Any, stale: bool) -> float | str | None:
+        """Rank zero's reading, on every rank: a float, ``"stale"``, or ``None`` when missing.
+
+        Every rank decides on rank zero's value: identical state and values everywhere. A missing
+        metric travels too, so all ranks raise, skip or wait together rather than hang.
+        """
+        value: float | str | None = "stale" if stale else (None if metric is None else float(metric))
+        shared: float | str | None = trainer.strategy.broadcast(value, src=0)
+        return shared
+
+    def _decide(
+        self, trainer: pl.Trainer, active: Active, value: float, *, write: bool = True, report_at: int | None = None
+    ) -> None:
+        """One step of the decision rule on ``value``; a reduction scales the values that train next."""
         if not self.state.step(value):
             return
         # The values that train next: the coming step, or the current epoch (its end writes the next).
-        t = self._clock(trainer)
+        t = self._clock(trainer) if report_at is None else report_at
         before = list(active.values)
         multipliers = active.multipliers or [1.0] * len(active.schedules)
         active.multipliers = [
             reduced_multiplier(active.raw_value(j, max(t, 0)), m, self.factor, active.floors[j], self.eps)
             for j, m in enumerate(multipliers)
         ]
-        self._defer_or_apply(trainer)  # every reduction is logged
-        if self.verbose and before != active.values:
-            rank_zero_info(
-                f"{type(self).__name__}: {self.monitor} has not improved for {self.state.patience + 1} "
-                f"validation(s); {active.bound.labels} {before} -> {active.values}"
-            )
+        if write:
+            self._defer_or_apply(trainer)  # every reduction is logged
+        if self.verbose:
+            after = list(active.values) if write else self._values_at(active, max(t, 0))
+            if before != after:
+                what = "epoch(s)" if self._at_epoch_end else "validation(s)"
+                rank_zero_info(
+                    f"{type(self).__name__}: {self.monitor} has not improved for {self.state.patience + 1} "
+                    f"{what}; {active.bound.labels} {before} -> {after}"
+                )
 
-    def _missing_metric(self, trainer: pl.Trainer) -> None:
+    def _missing_metric(self, trainer: pl.Trainer, when: str) -> None:
         available = sorted(trainer.callback_metrics)
         close = difflib.get_close_matches(self.monitor, available, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        message = f"{type(self).__name__}: monitor {self.monitor!r} is not among the logged metrics {available}{hint}"
+        if close:
+            hint = f"; did you mean {close[0]!r}?"
+        elif self._at_epoch_end:
+            hint = "; log it in training_step (on_epoch=True), on_train_epoch_end or validation"
+        else:
+            hint = (
+                "; if it is logged during training (on_epoch=True) or in on_train_epoch_end, pass "
+                "check_on_train_epoch_end=True to decide at the end of each training epoch"
+            )
+        message = (
+            f"{type(self).__name__}: {when}, monitor {self.monitor!r} is not among the logged metrics {available}{hint}"
+        )
         if self.strict:
             raise KeyError(message)
         self._warn_once("missing", message + " (strict=False: values left unchanged)")
@@ -333,6 +479,14 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
         name: logging name.
         save_history: keep the applied values in ``history``.
         logging_enabled: log the applied values (every reduction is logged at its step).
+        on_resume: what a resumed fit does with the stored schedule (see the base class).
+        clock: what the step clock counts (with ``base=None``, only the base's interval matters).
+        check_on_train_epoch_end: where decisions are taken. ``False``: after every validation run
+            (the sanity check excluded). ``True``: at the end of every training epoch, on what the
+            epoch logged (``training_step`` with ``on_epoch=True``, ``on_train_epoch_end``, or that
+            epoch's validation), as Lightning steps a plateau scheduler of ``configure_optimizers``.
+            ``None`` (default): after every validation run when the fit validates, at the end of
+            every training epoch when it does not.
 
     Examples:
         >>> import lightning_schedulers as ls
@@ -367,6 +521,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
         logging_enabled: bool = True,
         on_resume: str = "continue",
         clock: str = "optimizer",
+        check_on_train_epoch_end: bool | None = None,
     ) -> None:
         target = ParamGroup(
             check_key("param_name", param_name), optimizer=optimizer, param_group_index=param_group_index
@@ -390,6 +545,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
             logging_enabled,
             on_resume,
             clock,
+            check_on_train_epoch_end,
         )
 
     def __repr__(self) -> str:
@@ -398,15 +554,16 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
             f"ReduceLROnPlateau(monitor={self.monitor!r}, mode={s.mode!r}, factor={self.factor!r}, "
             f"patience={s.patience}, threshold={s.threshold!r}, threshold_mode={s.threshold_mode!r}, "
             f"cooldown={s.cooldown}, min_lr={self.floor!r}, eps={self.eps!r}, target={self.target.describe()!r}, "
-            f"base={self.base!r})"
+            f"base={self.base!r}{self._when()})"
         )
 
 
 class ReduceAttributeOnPlateau(_ReduceOnPlateau):
     """Reduce a module attribute (a loss weight, a teacher-forcing ratio) when ``monitor`` stops improving.
 
-    The same decision rule and arguments as :class:`ReduceLROnPlateau`, with ``param_name`` a
-    dotted attribute path on the LightningModule and ``floor`` in place of ``min_lr``.
+    The same decision rule and arguments as :class:`ReduceLROnPlateau` (``check_on_train_epoch_end``
+    included), with ``param_name`` a dotted attribute path on the LightningModule and ``floor`` in
+    place of ``min_lr``.
 
     Examples:
         >>> cb = ReduceAttributeOnPlateau("val_loss", "teacher_forcing", factor=0.5, patience=0, floor=0.1)
@@ -435,6 +592,7 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
         logging_enabled: bool = True,
         on_resume: str = "continue",
         clock: str = "optimizer",
+        check_on_train_epoch_end: bool | None = None,
     ) -> None:
         super().__init__(
             monitor,
@@ -455,6 +613,7 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
             logging_enabled,
             on_resume,
             clock,
+            check_on_train_epoch_end,
         )
 
     def __repr__(self) -> str:
@@ -463,7 +622,7 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
             f"ReduceAttributeOnPlateau(monitor={self.monitor!r}, param_name={self.target.describe()!r}, "
             f"mode={s.mode!r}, factor={self.factor!r}, patience={s.patience}, threshold={s.threshold!r}, "
             f"threshold_mode={s.threshold_mode!r}, cooldown={s.cooldown}, floor={self.floor!r}, eps={self.eps!r}, "
-            f"base={self.base!r})"
+            f"base={self.base!r}{self._when()})"
         )
 
 
@@ -489,5 +648,21 @@ def _validation_due_now(trainer: pl.Trainer) -> bool:
         if trainer.sanity_checking or fetcher is None or progress.processed != progress.completed + 1:
             return False
         return bool(loop._should_check_val_fx(fetcher))
+    except (AttributeError, TypeError):  # another Lightning version: cannot tell
+        return False
+
+
+def _epoch_end_due_now(trainer: pl.Trainer) -> bool:
+    """Whether a checkpoint written now falls between an epoch's last training batch and the epoch's end.
+
+    True only while that batch's ``on_train_batch_end`` runs (where ``ModelCheckpoint(every_n_train_steps)``
+    saves); a fit resumed from such a checkpoint starts at the next epoch without ending this one.
+    """
+    try:
+        loop = trainer.fit_loop.epoch_loop
+        progress: Any = loop.batch_progress.total
+        if trainer.sanity_checking or progress.processed != progress.completed + 1:
+            return False
+        return bool(loop._num_ready_batches_reached())
     except (AttributeError, TypeError):  # another Lightning version: cannot tell
         return False
