@@ -110,7 +110,8 @@ class SchedulerCallback(Callback):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # The whole signature, the keyword arguments passed on to the bases included, for help(),
-        # IDEs that ask inspect, and the argument check in __new__.
+        # Jupyter, jsonargparse and the argument check in __new__ (type checkers read the
+        # **kwargs: Unpack[...] annotations instead, see callbacks/options.py).
         cls.__signature__ = _public_signature(cls)  # type: ignore[attr-defined]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> SchedulerCallback:

@@ -34,6 +34,7 @@ import torch
 from lightning_schedulers._validation import check_choice, check_sequence
 from lightning_schedulers.callbacks.base import _PREVIEW_TOTAL, SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
+from lightning_schedulers.callbacks.options import PolicyOptions, Unpack
 from lightning_schedulers.schedules.base import Schedule, callable_name, check_callable
 from lightning_schedulers.schedules.composition import Lambda
 from lightning_schedulers.targets import ParamGroup, check_key, check_optimizer, resolve_optimizer, split_key
@@ -190,7 +191,7 @@ class TorchScheduler(SchedulerCallback):
         keys: Sequence[str] | None = None,
         interval: str = "step",
         optimizer: int | str = 0,
-        **kwargs: Any,
+        **kwargs: Unpack[PolicyOptions],
     ) -> None:
         super().__init__(interval=check_choice("interval", interval, ("step", "epoch")), **kwargs)
         self.factory = check_callable("factory", factory)

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, cast
 from lightning_schedulers._validation import check_bool, check_float, check_int, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
+from lightning_schedulers.callbacks.options import ConcatOptions, IgniteOptions, Unpack
 from lightning_schedulers.families.common import _TorchLRScheduler
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Join, Shift
@@ -133,7 +134,7 @@ class _Cyclical(_IgniteScheduler):
         warmup_duration: Duration = 0,
         save_history: bool = False,
         param_group_index: int | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[IgniteOptions],
     ) -> None:
         super().__init__(param_name, save_history=save_history, param_group_index=param_group_index, **kwargs)
         self._anneal = CyclicalAnneal(
@@ -193,9 +194,36 @@ class LinearCyclicalScheduler(_Cyclical):
 
     _shape = "linear"
 
-    def __init__(self, *args: Any, monotonic: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        param_name: str,
+        start_value: float,
+        end_value: float,
+        cycle_size: Duration,
+        cycle_mult: float = 1.0,
+        start_value_mult: float = 1.0,
+        end_value_mult: float = 1.0,
+        warmup_duration: Duration = 0,
+        save_history: bool = False,
+        param_group_index: int | None = None,
+        *,
+        monotonic: bool = False,
+        **kwargs: Unpack[IgniteOptions],
+    ) -> None:
         self.monotonic = check_bool("monotonic", monotonic)
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            param_name,
+            start_value,
+            end_value,
+            cycle_size,
+            cycle_mult,
+            start_value_mult,
+            end_value_mult,
+            warmup_duration,
+            save_history,
+            param_group_index,
+            **kwargs,
+        )
 
     def _shape_name(self) -> str:
         return "linear_monotonic" if self.monotonic else "linear"
@@ -215,7 +243,7 @@ class PiecewiseLinear(_IgniteScheduler):
         milestones_values: Sequence[tuple[Duration, float]],
         save_history: bool = False,
         param_group_index: int | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[IgniteOptions],
     ) -> None:
         super().__init__(param_name, save_history=save_history, param_group_index=param_group_index, **kwargs)
         self.milestones_values = _pairs(milestones_values)
@@ -260,8 +288,10 @@ def _check_composable(name: str, value: Any, index: int | None = None) -> Schedu
 class _Composite(SchedulerCallback):
     """A callback whose per-group schedules are assembled from member schedulers."""
 
-    def __init__(self, key: tuple[str, int | str, int | None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, key: tuple[str, int | str, int | None], save_history: bool, **kwargs: Unpack[ConcatOptions]
+    ) -> None:
+        super().__init__(save_history=save_history, **kwargs)
         self.param_name, self.optimizer, self.param_group_index = key
 
     def _group_schedules(self, bases: list[float]) -> list[Schedule]:
@@ -291,7 +321,7 @@ class ConcatScheduler(_Composite):
         schedulers: Sequence[SchedulerCallback],
         durations: Sequence[Duration],
         save_history: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[ConcatOptions],
     ) -> None:
         members = [
             _check_composable("schedulers", s, i) for i, s in enumerate(check_sequence("schedulers", schedulers))
@@ -338,7 +368,7 @@ class _WarmupScheduler(_Composite):
         warmup_duration: Duration,
         warmup_end_value: float | None,
         save_history: bool,
-        **kwargs: Any,
+        **kwargs: Unpack[ConcatOptions],
     ) -> None:
         self.lr_scheduler = _check_composable("lr_scheduler", lr_scheduler)
         self.warmup_start_value = check_float("warmup_start_value", warmup_start_value)
@@ -387,7 +417,7 @@ def create_lr_scheduler_with_warmup(
     warmup_duration: Duration,
     warmup_end_value: float | None = None,
     save_history: bool = False,
-    **kwargs: Any,
+    **kwargs: Unpack[ConcatOptions],
 ) -> SchedulerCallback:
     """A linear warmup followed by ``lr_scheduler``, with the values of ignite's helper of the same name.
 

@@ -16,9 +16,10 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
+from lightning_schedulers.callbacks.options import StateOptions, Unpack
 from lightning_schedulers.families.common import growth_ceiling
 from lightning_schedulers.families.ignite import _IgniteScheduler, _keep_anneal_arguments, _pairs
 from lightning_schedulers.schedules.base import Schedule
@@ -43,7 +44,9 @@ class _StateScheduler(_IgniteScheduler):
     _state = True
     _history_after_events = True
 
-    def __init__(self, param_name: str, save_history: bool = False, create_new: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, param_name: str, save_history: bool = False, create_new: bool = False, **kwargs: Unpack[StateOptions]
+    ) -> None:
         super().__init__(param_name, save_history=save_history, create_new=create_new, **kwargs)
 
     def __repr__(self) -> str:
@@ -69,7 +72,7 @@ class ExpStateScheduler(_StateScheduler):
         param_name: str,
         save_history: bool = False,
         create_new: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[StateOptions],
     ) -> None:
         super().__init__(param_name, save_history, create_new, **kwargs)
         self.initial_value = check_float("initial_value", initial_value)
@@ -96,7 +99,7 @@ class StepStateScheduler(_StateScheduler):
         param_name: str,
         save_history: bool = False,
         create_new: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[StateOptions],
     ) -> None:
         super().__init__(param_name, save_history, create_new, **kwargs)
         self.initial_value = check_float("initial_value", initial_value)
@@ -126,7 +129,7 @@ class MultiStepStateScheduler(_StateScheduler):
         param_name: str,
         save_history: bool = False,
         create_new: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[StateOptions],
     ) -> None:
         super().__init__(param_name, save_history, create_new, **kwargs)
         initial_value, gamma = check_float("initial_value", initial_value), check_float("gamma", gamma, positive=True)
@@ -152,7 +155,7 @@ class LambdaStateScheduler(_StateScheduler):
         param_name: str,
         save_history: bool = False,
         create_new: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[StateOptions],
     ) -> None:
         super().__init__(param_name, save_history, create_new, **kwargs)
         if not callable(lambda_obj):
@@ -177,7 +180,7 @@ class PiecewiseLinearStateScheduler(_StateScheduler):
         param_name: str,
         save_history: bool = False,
         create_new: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[StateOptions],
     ) -> None:
         super().__init__(param_name, save_history, create_new, **kwargs)
         self.milestones_values = _pairs(milestones_values)
@@ -201,7 +204,7 @@ class _CyclicalState(_StateScheduler):
         warmup_duration: Duration = 0,
         save_history: bool = False,
         create_new: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[StateOptions],
     ) -> None:
         super().__init__(param_name, save_history, create_new, **kwargs)
         shape = "linear_monotonic" if self._shape == "linear" and getattr(self, "monotonic", False) else self._shape
@@ -235,6 +238,33 @@ class LinearCyclicalStateScheduler(_CyclicalState):
 
     _shape = "linear"
 
-    def __init__(self, *args: Any, monotonic: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        start_value: float,
+        end_value: float,
+        cycle_size: Duration,
+        param_name: str,
+        cycle_mult: float = 1.0,
+        start_value_mult: float = 1.0,
+        end_value_mult: float = 1.0,
+        warmup_duration: Duration = 0,
+        save_history: bool = False,
+        create_new: bool = False,
+        *,
+        monotonic: bool = False,
+        **kwargs: Unpack[StateOptions],
+    ) -> None:
         self.monotonic = check_bool("monotonic", monotonic)  # read by the base's __init__ (the shape)
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            start_value,
+            end_value,
+            cycle_size,
+            param_name,
+            cycle_mult,
+            start_value_mult,
+            end_value_mult,
+            warmup_duration,
+            save_history,
+            create_new,
+            **kwargs,
+        )

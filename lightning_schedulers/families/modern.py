@@ -13,9 +13,9 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from lightning_schedulers._validation import check_choice, check_float
+from lightning_schedulers.callbacks.options import LROptions, Unpack
 from lightning_schedulers.families.common import _TorchLRScheduler, _TotalFromTrainer
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.durations import Duration, TrainingFraction, check_duration
@@ -34,7 +34,7 @@ __all__ = ["CosineCyclesLR", "InverseSqrtLR", "PolynomialDecayLR", "WarmupCosine
 class _ModernLR(_TotalFromTrainer):
     _default_interval = "step"
 
-    def __init__(self, total_steps: Duration | None, **kwargs: Any) -> None:
+    def __init__(self, total_steps: Duration | None, **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         self.total_steps = None if total_steps is None else check_duration("total_steps", total_steps, minimum=1)
 
@@ -94,7 +94,7 @@ class WarmupCosineLR(_ModernLR):
         total_steps: Duration | None = None,
         warmup_start_factor: float = 0.0,
         min_factor: float = 0.0,
-        **kwargs: Any,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(total_steps, **kwargs)
         self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=0)
@@ -129,7 +129,7 @@ class WarmupStableDecayLR(_ModernLR):
         decay: str = "linear",
         warmup_start_factor: float = 0.0,
         min_factor: float = 0.0,
-        **kwargs: Any,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(total_steps, **kwargs)
         self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=0)
@@ -172,7 +172,7 @@ class PolynomialDecayLR(_ModernLR):
         power: float = 1.0,
         end_factor: float = 0.0,
         warmup_steps: Duration = 0,
-        **kwargs: Any,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(total_steps, **kwargs)
         self.power = check_float("power", power, positive=True)
@@ -217,7 +217,7 @@ class CosineCyclesLR(_TorchLRScheduler):
         warmup_steps: Duration = 0,
         warmup_start_factor: float = 0.0,
         warmup_prefix: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(**kwargs)
         min_factor = check_float("min_factor", min_factor)
@@ -258,7 +258,7 @@ class InverseSqrtLR(_TorchLRScheduler):
 
     _default_interval = "step"
 
-    def __init__(self, warmup_steps: Duration, **kwargs: Any) -> None:
+    def __init__(self, warmup_steps: Duration, **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         self.warmup_steps = check_duration("warmup_steps", warmup_steps, minimum=1)
 

@@ -9,9 +9,9 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
+from lightning_schedulers.callbacks.options import LROptions, Unpack
 from lightning_schedulers.families.common import _per_group, _TorchLRScheduler, growth_ceiling
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.durations import Duration, check_duration
@@ -53,7 +53,7 @@ class ExponentialDecayLR(_TorchLRScheduler):
         transition_begin: Duration = 0,
         staircase: bool = False,
         end_value: float | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(**kwargs)
         if base_lr is None or not isinstance(base_lr, (list, tuple)):

@@ -34,6 +34,7 @@ import lightning.pytorch as pl
 
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
 from lightning_schedulers.callbacks.binding import Binding
+from lightning_schedulers.callbacks.options import LROptions, Unpack
 from lightning_schedulers.families.common import (
     _float_or_list,
     _per_group,
@@ -76,7 +77,9 @@ __all__ = [
 class _LambdaScheduler(_TorchLRScheduler):
     """``lr_lambda``: one function of the event index, or one per param group."""
 
-    def __init__(self, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]], **kwargs: Any) -> None:
+    def __init__(
+        self, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]], **kwargs: Unpack[LROptions]
+    ) -> None:
         super().__init__(**kwargs)
         self.lr_lambda = _check_lambdas("lr_lambda", lr_lambda)
 
@@ -188,7 +191,7 @@ class StepLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, step_size: Duration, gamma: float = 0.1, **kwargs: Any) -> None:
+    def __init__(self, step_size: Duration, gamma: float = 0.1, **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         self.step_size = check_duration("step_size", step_size, minimum=1)
         self.gamma = check_float("gamma", gamma, positive=True)
@@ -210,7 +213,7 @@ class MultiStepLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, milestones: Sequence[Duration], gamma: float = 0.1, **kwargs: Any) -> None:
+    def __init__(self, milestones: Sequence[Duration], gamma: float = 0.1, **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         given = check_duration_sequence("milestones", milestones, strictly_increasing=False)
         # torch sorts its milestones; fractions are ordered when the fit resolves them.
@@ -233,7 +236,7 @@ class ConstantLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, factor: float = 1.0 / 3, total_iters: Duration = 5, **kwargs: Any) -> None:
+    def __init__(self, factor: float = 1.0 / 3, total_iters: Duration = 5, **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         self.factor = check_float("factor", factor)
         if not 0.0 <= self.factor <= 1.0:
@@ -255,7 +258,11 @@ class LinearLR(_TorchLRScheduler):
     _chainable = True
 
     def __init__(
-        self, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: Duration = 5, **kwargs: Any
+        self,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: Duration = 5,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(**kwargs)
         self.start_factor = check_float("start_factor", start_factor)
@@ -280,7 +287,7 @@ class ExponentialLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, gamma: float, **kwargs: Any) -> None:
+    def __init__(self, gamma: float, **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         self.gamma = check_float("gamma", gamma, positive=True)
 
@@ -298,7 +305,7 @@ class PolynomialLR(_TorchLRScheduler):
 
     _chainable = True
 
-    def __init__(self, total_iters: Duration = 5, power: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, total_iters: Duration = 5, power: float = 1.0, **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         self.total_iters = check_duration("total_iters", total_iters, minimum=1)
         self.power = check_float("power", power, positive=True)
@@ -319,7 +326,7 @@ class CosineAnnealingLR(_TorchLRScheduler):
         [1.0, 0.5, 0.0, 0.5, 1.0]
     """
 
-    def __init__(self, T_max: Duration, eta_min: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, T_max: Duration, eta_min: float = 0.0, **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         self.T_max = check_duration("T_max", T_max, minimum=1)
         self.eta_min = check_float("eta_min", eta_min)
@@ -338,7 +345,7 @@ class CosineAnnealingWarmRestarts(_TorchLRScheduler):
         [1.0, 0.5, 1.0, 0.5]
     """
 
-    def __init__(self, T_0: Duration, T_mult: int = 1, eta_min: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, T_0: Duration, T_mult: int = 1, eta_min: float = 0.0, **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         self.T_0 = check_duration("T_0", T_0, minimum=1)
         self.T_mult = check_int("T_mult", T_mult, minimum=1)
@@ -387,7 +394,7 @@ class CyclicLR(_TorchLRScheduler):
         cycle_momentum: bool = True,
         base_momentum: float | Sequence[float] = 0.8,
         max_momentum: float | Sequence[float] = 0.9,
-        **kwargs: Any,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(**kwargs)
         self.base_lr = _float_or_list("base_lr", base_lr)
@@ -477,7 +484,7 @@ class OneCycleLR(_TotalFromTrainer):
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
         three_phase: bool = False,
-        **kwargs: Any,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(**kwargs)
         self.max_lr = _float_or_list("max_lr", max_lr, positive=True)
@@ -562,7 +569,7 @@ class SWALR(_TorchLRScheduler):
         swa_lr: float | Sequence[float],
         anneal_epochs: int = 10,
         anneal_strategy: str = "cos",
-        **kwargs: Any,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(**kwargs)
         self.swa_lr = _float_or_list("swa_lr", swa_lr, non_negative=True)
@@ -626,7 +633,9 @@ class SequentialLR(_TorchLRScheduler):
         [0.5, 0.75, 1.0, 0.5, 0.25]
     """
 
-    def __init__(self, schedulers: Sequence[_TorchLRScheduler], milestones: Sequence[Duration], **kwargs: Any) -> None:
+    def __init__(
+        self, schedulers: Sequence[_TorchLRScheduler], milestones: Sequence[Duration], **kwargs: Unpack[LROptions]
+    ) -> None:
         super().__init__(**kwargs)
         self.schedulers = _check_members("SequentialLR", schedulers, self)
         bounds = check_sequence("milestones", milestones, allow_empty=True)
@@ -676,7 +685,7 @@ class ChainedScheduler(_TorchLRScheduler):
         [1.0, 0.4268, 0.125]
     """
 
-    def __init__(self, schedulers: Sequence[_TorchLRScheduler], **kwargs: Any) -> None:
+    def __init__(self, schedulers: Sequence[_TorchLRScheduler], **kwargs: Unpack[LROptions]) -> None:
         super().__init__(**kwargs)
         self.schedulers = _check_members("ChainedScheduler", schedulers, self)
         for member in self.schedulers:

@@ -16,12 +16,13 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import lightning.pytorch as pl
 
 from lightning_schedulers._validation import check_choice, check_float, check_int
 from lightning_schedulers.callbacks.base import SchedulerCallback
+from lightning_schedulers.callbacks.options import LROptions, Unpack
 from lightning_schedulers.callbacks.plateau import ReduceLROnPlateau
 from lightning_schedulers.families.common import _TotalFromTrainer
 from lightning_schedulers.schedules.base import Schedule
@@ -85,7 +86,7 @@ class TransformersLR(_TotalFromTrainer):
         warmup_type: str = "linear",
         decay_type: str = "cosine",
         min_lr_ratio: float = 0.0,
-        **kwargs: Any,
+        **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(**kwargs)
         self.kind = check_choice("kind", kind, NAMES)
@@ -161,12 +162,26 @@ class TransformersLR(_TotalFromTrainer):
         return [Scale(factor, base) for base in bases]
 
 
+class GetSchedulerOptions(TypedDict, total=False):
+    """:func:`get_scheduler`'s keyword arguments: the common ones but ``name``, and transformers' lengths."""
+
+    interval: str | None
+    optimizer: int | str
+    param_group_index: int | None
+    save_history: bool
+    logging_enabled: bool
+    on_resume: str
+    clock: str
+    num_warmup_steps: Duration
+    num_training_steps: Duration
+
+
 def get_scheduler(
     name: str,
     warmup_steps: Duration | None = None,
     total_steps: Duration | None = None,
     scheduler_specific_kwargs: dict[str, Any] | None = None,
-    **kwargs: Any,
+    **kwargs: Unpack[GetSchedulerOptions],
 ) -> SchedulerCallback:
     """The callback for HF transformers' schedule ``name`` (``transformers.get_scheduler``'s names).
 
@@ -182,7 +197,8 @@ def get_scheduler(
             ``num_decay_steps``, ``warmup_type``, ``decay_type``, ``min_lr_ratio``); for
             ``reduce_lr_on_plateau``, :class:`~lightning_schedulers.ReduceLROnPlateau`'s
             arguments, ``monitor`` (the logged metric) among them.
-        **kwargs: the common keyword arguments of the callback (``interval``, ``optimizer``, ...).
+        **kwargs: the common keyword arguments of the callback (``interval``, ``optimizer``, ...),
+            and transformers' ``num_warmup_steps``, ``num_training_steps``.
 
     Returns:
         A :class:`TransformersLR`, or a :class:`~lightning_schedulers.ReduceLROnPlateau`.
@@ -199,10 +215,11 @@ def get_scheduler(
             f"`scheduler_specific_kwargs` must be a dict of argument names to values, got {scheduler_specific_kwargs!r}"
         )
     extra = dict(scheduler_specific_kwargs or {})
+    options: dict[str, Any] = dict(kwargs)
     if not isinstance(name, str):
         raise TypeError(f"`name` must be a str (a transformers schedule name), got {name!r}")
-    warmup_steps = _alias("warmup_steps", warmup_steps, "num_warmup_steps", kwargs)
-    total_steps = _alias("total_steps", total_steps, "num_training_steps", kwargs)
+    warmup_steps = _alias("warmup_steps", warmup_steps, "num_warmup_steps", options)
+    total_steps = _alias("total_steps", total_steps, "num_training_steps", options)
     if name == "reduce_lr_on_plateau":
         if warmup_steps or total_steps is not None:
             raise ValueError("'reduce_lr_on_plateau' takes neither warmup_steps nor total_steps, as in transformers")
@@ -211,10 +228,10 @@ def get_scheduler(
                 "'reduce_lr_on_plateau' needs the metric to watch: scheduler_specific_kwargs={'monitor': 'val_loss'} "
                 "(transformers' Trainer uses metric_for_best_model)"
             )
-        return _build(ReduceLROnPlateau, extra, kwargs)
+        return _build(ReduceLROnPlateau, extra, options)
     if name not in NAMES:
         raise ValueError(f"`name` must be one of {(*NAMES, 'reduce_lr_on_plateau')}, got {name!r}")
-    return _build(TransformersLR, extra, kwargs, name, 0 if warmup_steps is None else warmup_steps, total_steps)
+    return _build(TransformersLR, extra, options, name, 0 if warmup_steps is None else warmup_steps, total_steps)
 
 
 def _build(

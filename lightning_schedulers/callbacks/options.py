@@ -1,0 +1,67 @@
+"""The common keyword arguments of the callbacks, as TypedDicts for ``**kwargs: Unpack[...]``.
+
+A family class passes its common keyword arguments on to its base with ``**kwargs``; typed with
+these, static tools (mypy, pyright/Pylance, PyCharm) list them in the class's signature and flag
+a misspelt or mistyped one, as ``inspect.signature`` (the runtime ``__signature__``) does. Each
+family accepts the set its base takes; the values are checked by the callbacks at run time too.
+
+Examples:
+    >>> from lightning_schedulers.callbacks.options import LROptions
+    >>> sorted(LROptions.__optional_keys__)[:3]
+    ['clock', 'interval', 'logging_enabled']
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import Unpack
+
+__all__ = ["ConcatOptions", "IgniteOptions", "LROptions", "LoggingOptions", "PolicyOptions", "StateOptions", "Unpack"]
+
+
+class LoggingOptions(TypedDict, total=False):
+    """What every callback takes: its clock, name, logging and resume policy."""
+
+    clock: str
+    name: str | None
+    logging_enabled: bool
+    on_resume: str
+
+
+class PolicyOptions(LoggingOptions, total=False):
+    """``OptimizerPolicy`` and ``TorchScheduler`` (which take ``interval`` and ``optimizer`` themselves)."""
+
+    save_history: bool
+
+
+class LROptions(PolicyOptions, total=False):
+    """The torch, optax, modern and HF transformers classes."""
+
+    interval: str | None
+    optimizer: int | str
+    param_group_index: int | None
+
+
+class ConcatOptions(LoggingOptions, total=False):
+    """ignite's ``ConcatScheduler`` and ``create_lr_scheduler_with_warmup`` (``save_history`` is positional)."""
+
+    interval: str
+
+
+class IgniteOptions(ConcatOptions, total=False):
+    """ignite's optimizer schedulers (``save_history`` and ``param_group_index`` are positional)."""
+
+    optimizer: int | str
+    create_new: bool
+
+
+class StateOptions(ConcatOptions, total=False):
+    """ignite's state schedulers (``save_history`` and ``create_new`` are positional)."""
+
+    optimizer: int | str
+    param_group_index: int | None
