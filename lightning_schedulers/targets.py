@@ -343,6 +343,12 @@ class BoundParamGroups:
             return [_to_float(g[key][entry]) for g in self._groups]
         return [_to_float(g[key]) for g in self._groups]
 
+    def read_other(self, key: str) -> list[float] | None:
+        """Each group's value of another key (torch's ``initial_lr``), or ``None`` where a group lacks it."""
+        if not self._groups or any(key not in g for g in self._groups):
+            return None
+        return [_to_float(g[key]) for g in self._groups]
+
     def plain_groups(self) -> tuple[list[dict[str, Any]], str] | None:
         """``(groups, key)`` when every entry is a plain float (written with ``group[key] = v``)."""
         return (self._groups, self._key) if self._plain else None

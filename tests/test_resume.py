@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from _helpers import Crash, Probe, TinyModule, make_trainer
@@ -168,3 +170,79 @@ def test_unknown_policy_is_an_error() -> None:
         ValueError, match=r"`on_resume` must be one of \('continue', 'restart', 'rescale'\), got 'again'"
     ):
         ls.StepLR(3, on_resume="again")
+
+
+# ------------------------------------------------------------------ a checkpoint without this callback's state
+class LightningScheduled(TinyModule):
+    """Lightning's own path: a torch scheduler returned by configure_optimizers (torch sets initial_lr)."""
+
+    def __init__(self, scheduled: bool = True) -> None:
+        super().__init__(groups=2, lr=[0.1, 0.2])
+        self.scheduled = scheduled
+
+    def configure_optimizers(self) -> Any:
+        optimizer = super().configure_optimizers()
+        if not self.scheduled:
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=40, eta_min=0.001)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def lightning_checkpoint(tmp_path: Path, module: TinyModule, callbacks: list[Any], at: int = 11) -> tuple[Any, Path]:
+    full = Probe(lambda trainer, m: [float(g["lr"]) for g in trainer.optimizers[0].param_groups])
+    ckpt = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=at, save_top_k=-1)
+    make_trainer([*callbacks, ckpt, full], max_epochs=3, enable_checkpointing=True).fit(module)
+    return full.rows, next(tmp_path.glob(f"*step={at}.ckpt"))
+
+
+def lrs_after_resume(path: Path, callback: Any) -> list[Any]:
+    resumed = Probe(lambda trainer, m: [float(g["lr"]) for g in trainer.optimizers[0].param_groups])
+    make_trainer([callback, resumed], max_epochs=3).fit(LightningScheduled(scheduled=False), ckpt_path=path)
+    return resumed.rows
+
+
+MIGRATIONS: dict[str, Callable[[], Any]] = {
+    "CosineAnnealingLR": lambda: ls.CosineAnnealingLR(40, 0.001, interval="step"),
+    "TorchScheduler": lambda: ls.TorchScheduler(
+        functools.partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=40, eta_min=0.001)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIGRATIONS))
+def test_moving_from_configure_optimizers_continues_from_initial_lr(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    # Trained with Lightning's scheduler path, resumed with the callback: it starts from torch's
+    # initial_lr, not from the lr the checkpoint holds (already annealed), so nothing applies twice.
+    full, path = lightning_checkpoint(tmp_path, LightningScheduled(), [])
+    with caplog.at_level("INFO"):
+        resumed = lrs_after_resume(path, MIGRATIONS[name]())
+    assert any("initial_lr [0.1, 0.2]" in r.message for r in caplog.records)
+    later = [row for row in full if row[0] >= 11]
+    assert [row[0] for row in resumed] == [row[0] for row in later]
+    np.testing.assert_allclose([row[2] for row in resumed], [row[2] for row in later], rtol=1e-12, atol=0)
+
+
+def test_a_checkpoint_without_the_callbacks_state_warns_that_values_may_be_scheduled(tmp_path: Path) -> None:
+    # Written by a fit with another callback (another state key): the lr it holds is a scheduled
+    # one, and no initial_lr says what it started from.
+    _, path = lightning_checkpoint(tmp_path, LightningScheduled(scheduled=False), [ls.StepLR(3, 0.5, interval="step")])
+    held = [0.1 * 0.5 ** (11 // 3), 0.2 * 0.5 ** (11 // 3)]
+    with pytest.warns(UserWarning, match=r"resumes at step 11 from a checkpoint that holds no state .*applies twice"):
+        continued = lrs_after_resume(path, ls.ExponentialLR(0.9, interval="step"))
+    np.testing.assert_allclose(continued[0][2], [v * 0.9**11 for v in held], rtol=1e-12)  # what it warned of
+    # on_resume="restart" says it is meant: the schedule starts at the resumed step from those values.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", ".*holds no state.*")
+        restarted = lrs_after_resume(path, ls.ExponentialLR(0.9, interval="step", on_resume="restart"))
+    for step, _, values in restarted:
+        np.testing.assert_allclose(values, [v * 0.9 ** (step - 11) for v in held], rtol=1e-12)
+    assert len(restarted) == 48 - 11
+
+
+def test_a_plateau_without_a_base_continues_from_the_value_held(tmp_path: Path, recwarn: Any) -> None:
+    _, path = lightning_checkpoint(tmp_path, LightningScheduled(scheduled=False), [])
+    rows = lrs_after_resume(path, ls.ReduceLROnPlateau("loss", strict=False, check_on_train_epoch_end=True))
+    assert rows[0][2] == [0.1, 0.2]
+    assert not [w for w in recwarn if "holds no state" in str(w.message)]

@@ -148,6 +148,7 @@ class SchedulerCallback(Callback):
         self._horizon_warned = False
         # The clock value the schedule counts from (set by on_resume="restart"); kept in checkpoints.
         self._offset = 0
+        self._stateless_resume = False
         # Whether lengths resolved in an earlier run of this fit (checkpoint state) are to be kept.
         self._keep_lengths = True
         # The fit's length in events, against which fractions of training resolve (checkpointed),
@@ -302,13 +303,21 @@ class SchedulerCallback(Callback):
         restored_extra = extra if isinstance(extra, dict) else None
         if state is not None:
             self._check_resumed_clock(state)
+        # Resumed from a checkpoint that holds no state for this callback (written without it, by
+        # Lightning's own scheduler path, or under another state key): the targets may already
+        # hold scheduled values.
+        self._stateless_resume = (
+            state is None
+            and getattr(trainer, "ckpt_path", None) is not None
+            and (trainer.global_step > 0 or trainer.current_epoch > 0)
+        )
         self._setup_clock(trainer, state)
         self._offset = 0
         self._keep_lengths = state is None or self.on_resume == "continue"
         if state is not None:
             self._offset = int(state.get("offset", 0))
-            if self.on_resume == "restart":  # count again from the step (or epoch) of the resume
-                self._offset = self._raw_clock(trainer)
+        if (state is not None or self._stateless_resume) and self.on_resume == "restart":
+            self._offset = self._raw_clock(trainer)  # count again from the step (or epoch) of the resume
         stored = state.get("events_total") if state is not None and self._keep_lengths else None
         self._events_total = stored if isinstance(stored, int) else None
         offset, name, clock = self._offset, type(self).__name__, self.clock
@@ -613,6 +622,8 @@ class SchedulerCallback(Callback):
                         missing.append(key)
                         continue
                     captured = current
+                    if self._stateless_resume and self.on_resume != "restart":
+                        captured = self._stateless_bases(binding, bound, current, t)
                 elif len(stored) > len(current):
                     raise ValueError(
                         f"{type(self).__name__}: {key} had {len(stored)} param group(s) when its start values were "
@@ -660,6 +671,37 @@ class SchedulerCallback(Callback):
             self._hook_optimizer(trainer.optimizers[self._clock_optimizer(trainer)])
         self._last_t = -1
         self._apply(trainer, self._clock(trainer), force_log=True)
+
+    def _stateless_bases(self, binding: Binding, bound: BoundTarget, current: list[float], t: int) -> list[float]:
+        """Start values for a fit resumed from a checkpoint without this callback's state.
+
+        A torch scheduler (Lightning's ``configure_optimizers`` path) left each group's start lr
+        as ``initial_lr`` in the optimizer's state: the schedule continues from those, exactly.
+        Otherwise the current values are all there is; they may already be scheduled: say so.
+        """
+        key = binding.target.describe()
+        if (
+            isinstance(binding.target, ParamGroup)
+            and binding.target.key == "lr"
+            and isinstance(bound, BoundParamGroups)
+        ):
+            initial = bound.read_other("initial_lr")
+            if initial is not None and len(initial) == len(current):
+                rank_zero_info(
+                    f"{type(self).__name__}: the checkpoint holds no state for this callback; the start values of "
+                    f"{key} are the param groups' initial_lr {initial} (left by a torch scheduler), and the "
+                    f"schedule continues at {self.interval} {t}"
+                )
+                return initial
+        self._warn_once(
+            f"stateless:{key}",
+            f"{type(self).__name__}: this fit resumes at {self.interval} {t} from a checkpoint that holds no state "
+            f"for this callback (written without it, or with other targets or interval: state key "
+            f"{self.state_key!r}), so the start values of {key} are what it holds now, {current}. If an earlier "
+            "fit scheduled them, the schedule applies twice. Resume from a checkpoint this callback wrote; or pass "
+            "on_resume='restart' to start the schedule at the resumed step from these values on purpose.",
+        )
+        return current
 
     def _claims(self, trainer: pl.Trainer) -> set[tuple[Any, ...]]:
         claims: set[tuple[Any, ...]] = set()

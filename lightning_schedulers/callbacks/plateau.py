@@ -146,6 +146,13 @@ class _ReduceOnPlateau(SchedulerCallback):
             return (Binding(dataclasses.replace(self.target, relative=True), (Constant(1.0),)),)
         return self.base._bindings()
 
+    def _stateless_bases(self, binding: Binding, bound: Any, current: list[float], t: int) -> list[float]:
+        # Reductions continue from the value held now (as torch's ReduceLROnPlateau would), which
+        # is right after earlier reductions too; only a base schedule can be applied twice.
+        if self.base is None:
+            return current
+        return super()._stateless_bases(binding, bound, current, t)
+
     def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
         validates = _has_validation(trainer)
         chosen = self.check_on_train_epoch_end

@@ -250,6 +250,12 @@ class TorchScheduler(SchedulerCallback):
         else:
             real = trainer.optimizers[resolve_optimizer(self.optimizer, trainer.optimizers)]
             groups, defaults = _plain_groups(real)
+            if self._stateless_resume and self.on_resume != "restart":
+                # Resumed without this callback's state: a torch scheduler before it left each
+                # group's start lr as initial_lr; the scheduler here is stepped again from those.
+                for group in groups:
+                    if "initial_lr" in group:
+                        group["lr"] = group["initial_lr"]
         self._stepper = _Stepper(self.factory, groups, defaults)
         if saved is not None and self.on_resume != "restart":
             self._stepper.restore(saved)
