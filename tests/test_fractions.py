@@ -203,3 +203,8 @@ def test_fractions_out_of_order_fail_when_resolved() -> None:
     cb = ls.SequentialLR([ls.StepLR(2), ls.StepLR(3), ls.StepLR(4)], milestones=[0.5, 0.25])
     with pytest.raises(ValueError, match=r"`milestones` must be strictly increasing"):
         cb.simulate(100)
+
+
+def test_a_fraction_of_a_fit_bounded_by_time_only_says_what_to_set() -> None:
+    with pytest.raises(ValueError, match=r"number of epochs is unknown \(max_epochs=-1: .*max_time.*set max_epochs"):
+        make_trainer([ls.CosineAnnealingLR(T_max=1.0)], max_epochs=None, max_time="00:00:00:05").fit(TinyModule())

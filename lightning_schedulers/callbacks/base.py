@@ -1179,7 +1179,10 @@ def fit_length(trainer: pl.Trainer, interval: str, who: str, clock: str = "optim
     if interval == "epoch":
         epochs = trainer.max_epochs
         if epochs is None or epochs < 0:
-            raise ValueError(f"{who}: the number of epochs is unknown (max_epochs={epochs}); give the length")
+            raise ValueError(
+                f"{who}: the number of epochs is unknown (max_epochs={epochs}: the fit is bounded by max_steps or "
+                "max_time, or by nothing); set max_epochs, or give the length in epochs"
+            )
         return int(epochs)
     manual = _is_manual(trainer)
     if clock == "optimizer" and not manual:
