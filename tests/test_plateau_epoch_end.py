@@ -141,8 +141,9 @@ def test_explicit_validation_decisions_without_a_validation_loop_is_an_error() -
     with pytest.raises(ValueError, match=r"this fit runs no validation .*check_on_train_epoch_end=None.*strict=False"):
         per_batch_lrs(EpochMetric(), [ls.ReduceLROnPlateau("train_metric", check_on_train_epoch_end=False)])
     cb = ls.ReduceLROnPlateau("train_metric", check_on_train_epoch_end=False, strict=False)
-    with pytest.warns(UserWarning, match="no reduction will happen"):
+    with pytest.warns(UserWarning, match="no reduction will happen") as record:
         assert set(per_batch_lrs(EpochMetric(), [cb])) == {0.1}
+    assert not [w for w in record if "no validation ran" in str(w.message)]  # said once, at the start
 
 
 def test_bad_value_and_fingerprint() -> None:

@@ -138,6 +138,7 @@ class _ReduceOnPlateau(SchedulerCallback):
         self._epoch_snapshot: Any = None
         self._epoch_deferred = False
         self._validations_seen = 0
+        self._validates = False
 
     # -- the target and its schedule
     def _bindings(self) -> tuple[Binding, ...]:
@@ -159,6 +160,7 @@ class _ReduceOnPlateau(SchedulerCallback):
         # As Lightning steps a plateau scheduler of configure_optimizers: with no validation loop,
         # at the end of every training epoch, on what training logged.
         self._at_epoch_end = not validates if chosen is None else chosen
+        self._validates = validates
         if not self._at_epoch_end and not validates:
             message = (
                 f"{type(self).__name__}: this fit runs no validation (no validation_step, or limit_val_batches=0), "
@@ -356,7 +358,8 @@ class _ReduceOnPlateau(SchedulerCallback):
         # kept in the state (a longer fit resumed from here continues from it), nothing written.
         if self._epoch_deferred:
             self._epoch_decision(trainer, final=True, write=False)
-        if not self._at_epoch_end and self._validations_seen == 0 and self._plateau_active is not None:
+        active = self._plateau_active
+        if active is not None and self._validates and not self._at_epoch_end and not self._validations_seen:
             # A validation_step with no batches to run it on (an empty val_dataloader, or
             # check_val_every_n_epoch beyond the fit) must not pass for a fit without plateaus.
             rank_zero_warn(
