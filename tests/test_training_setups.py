@@ -312,3 +312,25 @@ def test_preview_refuses_a_batch_clock_under_accumulation() -> None:
     plan1 = ls.FitPlan(max_epochs=1, batches_per_epoch=8)
     values = ls.preview([ls.StepLR(2, 0.5, interval="step", clock="batch")], plan1, initial=1.0).values
     assert next(iter(values.values())).tolist() == [0.5 ** (b // 2) for b in range(8)]
+
+
+class SwitchOptimizer(Callback):
+    """At epoch 1, another optimizer with another lr (SGD 0.1 -> Adam 0.003), as optimizer switching does."""
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.current_epoch == 1:
+            trainer.strategy.optimizers = [torch.optim.Adam(pl_module.parameters(), lr=0.003)]
+
+
+def test_a_recreated_optimizer_with_other_values_is_warned_about() -> None:
+    cb = ls.CosineAnnealingLR(T_max=32, interval="step")
+    probe = Probe(group_values())
+    match = r"optimizer was replaced .*lr@optimizer0 values \[0.003\] are neither .* \[0.1\] nor .* \[0.0500\d*\]"
+    with pytest.warns(UserWarning, match=match):
+        make_trainer([SwitchOptimizer(), cb, probe], max_epochs=2).fit(TinyModule())
+    assert [r[2][0] for r in probe.rows] == pytest.approx(cb.simulate(32, initial=0.1).tolist(), rel=1e-12)
+
+
+def test_a_recreated_optimizer_from_configure_optimizers_is_not_warned_about(recwarn: Any) -> None:
+    make_trainer([Recreate(), ls.CosineAnnealingLR(T_max=32, interval="step")], max_epochs=2).fit(TinyModule())
+    assert not [w for w in recwarn if "optimizer was replaced" in str(w.message)]

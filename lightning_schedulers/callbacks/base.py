@@ -665,12 +665,37 @@ class SchedulerCallback(Callback):
         previous = self._active
         priors = {a.key: (a.captured, len(a.schedules)) for a in previous}
         self._bind(trainer, pl_module, priors, resumed=False)
+        self._check_recreated(previous)
         self._mute_monitored(trainer)
         self._after_bind(None, previous)
         if self._counter is not None:
             self._hook_optimizer(trainer.optimizers[self._clock_optimizer(trainer)])
         self._last_t = -1
         self._apply(trainer, self._clock(trainer), force_log=True)
+
+    def _check_recreated(self, previous: list[Active]) -> None:
+        """A new optimizer whose values are neither the start values nor the last ones written: say so.
+
+        An optimizer built again from ``configure_optimizers`` holds the configured values (the
+        captured start values), one that copied the old state holds the last values written; other
+        values (another optimizer, another lr) are not what the schedule scales.
+        """
+        before = {a.key: a for a in previous}
+        for active in self._active:
+            old = before.get(active.key)
+            optimizer = getattr(active.bound, "optimizer", None)
+            if old is None or active.captured is None or optimizer is getattr(old.bound, "optimizer", None):
+                continue
+            now = active.bound.read()[: len(old.captured or [])]
+            known = (old.captured or [])[: len(now)], old.bound.read()[: len(now)]  # the old object holds the last
+            if not any(_close(now, values) for values in known):
+                self._warn_once(
+                    f"recreated:{active.key}",
+                    f"{type(self).__name__}: the optimizer was replaced during the fit and its {active.key} values "
+                    f"{now} are neither the schedule's start values {known[0]} nor the last values written "
+                    f"{known[1]}; the schedule keeps scaling its start values {known[0]} and overwrites them. To "
+                    "schedule from the new values, start a new fit (or resume with on_resume='restart').",
+                )
 
     def _stateless_bases(self, binding: Binding, bound: BoundTarget, current: list[float], t: int) -> list[float]:
         """Start values for a fit resumed from a checkpoint without this callback's state.
@@ -1297,6 +1322,11 @@ def _state_problem(state: Any) -> str | None:
         if steps is not None and not _is_count(steps):
             return f"steps is {steps!r}"
     return None
+
+
+def _close(a: Sequence[float], b: Sequence[float]) -> bool:
+    """The same values to float32 precision (a tensor hyperparameter reads back rounded)."""
+    return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-12) for x, y in zip(a, b, strict=True))
 
 
 def _is_count(value: Any) -> bool:
