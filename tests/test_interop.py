@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
-from _helpers import Probe, RecordingLogger, TinyModule, assert_parity, make_trainer
-from lightning.pytorch.callbacks import LearningRateMonitor
+from _helpers import (
+    AfterValidation,
+    Probe,
+    RecordingLogger,
+    ScriptedModule,
+    TinyModule,
+    assert_parity,
+    group_values,
+    make_trainer,
+)
+from lightning.pytorch.callbacks import Callback, LearningRateFinder, LearningRateMonitor
 from lightning.pytorch.loggers import CSVLogger
 from test_torch_family import torch_trace
 from torch.optim import lr_scheduler as tl
@@ -374,3 +385,58 @@ def test_a_scheduler_hands_the_lr_over_to_stochastic_weight_averaging_at_its_sta
     for mine, reference in zip(ours.rows, theirs.rows, strict=True):
         assert mine[2] == pytest.approx(reference[2], rel=1e-12)
     assert {r[2][0] for r in ours.rows if r[1] >= 3} == {0.02}  # annealed to swa_lr, held
+
+
+# ------------------------------------------------------------------ checkpoints restored into a running fit
+class FinderAtEpoch(LearningRateFinder):
+    """Lightning's documented fine-tuning use of the finder: run it again at given epochs."""
+
+    def __init__(self, epochs: list[int]) -> None:
+        super().__init__(num_training_steps=5)
+        self.epochs = epochs
+
+    def on_fit_start(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.current_epoch in self.epochs:
+            self.lr_find(trainer, pl_module)
+
+
+def test_a_learning_rate_finder_run_mid_fit_leaves_the_schedule_and_its_state_alone() -> None:
+    script = [3.0, 2.0, 2.5, 2.6, 2.7, 2.8]
+
+    def fit(extra: list[Any]) -> tuple[list[float], Any]:
+        cb = ls.ReduceLROnPlateau("val_loss", factor=0.5, patience=0, base=ls.StepLR(1, 0.9))
+        after = AfterValidation()
+        module = ScriptedModule(script, per_validation=16)
+        module.lr = 0.1
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*not enough points.*")
+            make_trainer([cb, *extra, after], max_epochs=6).fit(module)
+        return [v[0] for _, v in after.rows], cb
+
+    plain, _ = fit([])
+    found, cb = fit([FinderAtEpoch([2, 4])])
+    np.testing.assert_allclose(found, plain, rtol=1e-12, atol=0)
+    assert min(plain) < 0.1 * 0.9**5  # reductions happened after the finder runs
+    live = cb.state.state_dict()
+    assert cb.state_dict()["extra"]["plateau"] == live and live["decisions"] == 6
+
+
+class RollBack(Callback):
+    """Restores the optimizer's state saved at epoch 1 when epoch 3 starts (optimizer.load_state_dict)."""
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        optimizer = trainer.optimizers[0]
+        if trainer.current_epoch == 1:
+            self.saved = copy.deepcopy(optimizer.state_dict())
+        if trainer.current_epoch == 3:
+            optimizer.load_state_dict(self.saved)  # new param-group dicts
+
+
+def test_an_optimizer_state_loaded_mid_fit_is_written_to_from_the_next_batch() -> None:
+    cb = ls.CosineAnnealingLR(T_max=64, interval="step")
+    probe = Probe(group_values())
+    make_trainer([RollBack(), cb, probe], max_epochs=4).fit(TinyModule())
+    assert [r[2][0] for r in probe.rows] == pytest.approx(cb.simulate(64, initial=0.1).tolist(), rel=1e-12)

@@ -173,7 +173,7 @@ class SchedulerCallback(Callback):
         # What the hot path watches for a changed setup: the trainer's optimizer list and, per
         # bound optimizer, its param-group list and the length it had.
         self._optimizers_seen: list[torch.optim.Optimizer] | None = None
-        self._watch: tuple[tuple[list[dict[str, Any]], int], ...] = ()
+        self._watch: tuple[tuple[torch.optim.Optimizer, list[dict[str, Any]], int], ...] = ()
         self._nested: tuple[BoundAttribute, ...] = ()  # attributes whose parent can be replaced
         self._strategy: Any = None
         # A change decided between two micro-batches of an accumulation window, applied at the step.
@@ -369,15 +369,19 @@ class SchedulerCallback(Callback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         # No clock read here: the value for this batch was written when the clock last moved.
-        # Only the setup is checked: an optimizer recreated, param groups added (an identity and
-        # a length comparison per optimizer), an attribute's parent replaced (a walk of its path).
+        # Only the setup is checked: a checkpoint restored into the running fit, an optimizer
+        # recreated, param groups added or replaced by optimizer.load_state_dict (identity and
+        # length comparisons per optimizer), an attribute's parent replaced (a walk of its path).
+        if self._loaded_state is not None:
+            self._restored_mid_fit(trainer, pl_module)
+            return
         watch = self._watch
         if watch:
             if self._strategy.optimizers is not self._optimizers_seen:
                 self._rebind(trainer, pl_module)
                 return
-            for groups, count in watch:
-                if len(groups) != count:
+            for optimizer, groups, count in watch:
+                if optimizer.param_groups is not groups or len(groups) != count:
                     self._rebind(trainer, pl_module)
                     return
         for attribute in self._nested:
@@ -656,9 +660,28 @@ class SchedulerCallback(Callback):
             optimizer = getattr(a.bound, "optimizer", None)
             if optimizer is not None and all(optimizer is not o for o in optimizers):
                 optimizers.append(optimizer)
-        self._watch = tuple((o.param_groups, len(o.param_groups)) for o in optimizers)
+        self._watch = tuple((o, o.param_groups, len(o.param_groups)) for o in optimizers)
         self._nested = tuple(a.bound for a in self._active if isinstance(a.bound, BoundAttribute) and a.bound.nested)
         self._optimizers_seen = trainer.strategy.optimizers if optimizers else None
+
+    def _restored_mid_fit(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A checkpoint was restored into this running fit: continue from it as a resume does.
+
+        Lightning's learning-rate finder run mid-fit restores the checkpoint it saved first; a
+        roll-back callback restores an older one. The state is taken, the targets bound again
+        (``optimizer.load_state_dict`` replaced the param-group dicts) and the values for the
+        restored clock written. Left loaded, the state would shadow the live one in every later
+        checkpoint.
+        """
+        history = list(self.history)
+        self.on_train_start(trainer, pl_module)
+        # The rows already kept stay; the restored event's row replaces the one of the same step.
+        for row in self.history:
+            if history and history[-1].get("step") == row.get("step"):
+                history[-1] = row
+            else:
+                history.append(row)
+        self.history = history
 
     def _rebind(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """The setup changed during the fit (groups added, an optimizer recreated): bind again, write now."""
