@@ -262,3 +262,18 @@ def test_a_reduction_inside_an_accumulation_window_applies_from_the_next_step() 
         by_step.setdefault(step, set()).add(values[0])
     assert all(len(v) == 1 for v in by_step.values()), by_step
     assert min(min(v) for v in by_step.values()) < 0.1  # reductions happened
+
+
+def test_a_checkpoint_validated_first_is_not_resumed_by_a_later_fit_without_it(tmp_path: Path) -> None:
+    # trainer.validate(ckpt_path=...) restores callback states too; the next fit starts afresh.
+    script = [3.0, 2.0, 2.5, 2.6, 2.7, 2.8]
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1)
+    cb = ls.ReduceLROnPlateau("val_loss", factor=0.5, patience=0)
+    make_trainer([cb, ckpt], max_epochs=6, enable_checkpointing=True).fit(ScriptedModule(script, per_validation=16))
+    assert cb.state.decisions == 6 and cb.state_dict()["extra"]["multipliers"] == [0.5**4]
+    reused = ls.ReduceLROnPlateau("val_loss", factor=0.5, patience=0)
+    make_trainer([reused]).validate(ScriptedModule(script, per_validation=16), ckpt_path=ckpt.best_model_path)
+    probe = Probe(group_values())
+    make_trainer([reused, probe], max_epochs=2).fit(ScriptedModule(script, per_validation=16))
+    assert {r[2][0] for r in probe.rows} == {0.1}  # 3.0 then 2.0: no reduction in a fresh fit
+    assert reused.state.decisions == 2

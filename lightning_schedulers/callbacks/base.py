@@ -422,6 +422,10 @@ class SchedulerCallback(Callback):
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         # Hold no reference to the trainer or its optimizers once the fit is over.
+        if stage != "fit":
+            # trainer.validate/test/predict(ckpt_path=...) restores callback states too; a later
+            # fit without a checkpoint must not resume from it (a fit with one loads it again).
+            self._loaded_state = None
         self._unhook()
         self._trainer = self._strategy = self._optimizers_seen = self._clock_source = None
         self._watch, self._nested = (), ()
