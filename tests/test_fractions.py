@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,24 @@ def test_fractions_out_of_order_fail_when_resolved() -> None:
 def test_a_fraction_of_a_fit_bounded_by_time_only_says_what_to_set() -> None:
     with pytest.raises(ValueError, match=r"number of epochs is unknown \(max_epochs=-1: .*max_time.*set max_epochs"):
         make_trainer([ls.CosineAnnealingLR(T_max=1.0)], max_epochs=None, max_time="00:00:00:05").fit(TinyModule())
+
+
+def test_a_fraction_follows_a_gradient_accumulation_schedule() -> None:
+    # Accumulation 4, 4, 2, 1 over four epochs of 16 batches: 4 + 4 + 8 + 16 = 32 optimizer steps;
+    # estimated_stepping_batches says 64 (the accumulation the fit starts with).
+    from lightning.pytorch.callbacks import GradientAccumulationScheduler
+
+    cb = ls.CosineAnnealingLR(T_max=1.0, interval="step")
+    probe = Probe(lambda trainer, module: [float(trainer.optimizers[0].param_groups[0]["lr"])])
+    accumulation = GradientAccumulationScheduler({0: 4, 2: 2, 3: 1})
+    make_trainer([accumulation, cb, probe], max_epochs=4).fit(TinyModule())
+    assert cb.state_dict()["events_total"] == 32
+    steps = sorted({step for step, _, _ in probe.rows})
+    assert steps == list(range(32))
+    for step, _, (lr,) in probe.rows:
+        assert lr == pytest.approx(0.1 * (1 + math.cos(math.pi * step / 32)) / 2, rel=1e-12, abs=1e-15)
+    capped = ls.CosineAnnealingLR(T_max=1.0, interval="step")
+    make_trainer([GradientAccumulationScheduler({0: 4, 2: 2, 3: 1}), capped], max_epochs=4, max_steps=20).fit(
+        TinyModule()
+    )
+    assert capped.state_dict()["events_total"] == 20

@@ -28,7 +28,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, StochasticWeightAveraging
+from lightning.pytorch.callbacks import (
+    Callback,
+    GradientAccumulationScheduler,
+    LearningRateMonitor,
+    StochasticWeightAveraging,
+)
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
@@ -1245,7 +1250,7 @@ def fit_length(trainer: pl.Trainer, interval: str, who: str, clock: str = "optim
                 f"{who}: the total number of optimizer steps is unknown (estimated_stepping_batches={total}, "
                 f"max_steps={trainer.max_steps}); set max_steps or give the length in steps"
             )
-        return int(total)
+        return _with_accumulation_schedule(trainer, int(total))
     per_epoch = trainer.num_training_batches
     epochs, max_steps = trainer.max_epochs, trainer.max_steps
     limits: list[int] = []
@@ -1268,6 +1273,25 @@ def fit_length(trainer: pl.Trainer, interval: str, who: str, clock: str = "optim
             f"max_epochs={epochs}, max_steps={max_steps}); set max_steps or give the length in steps"
         )
     return min(limits)
+
+
+def _with_accumulation_schedule(trainer: pl.Trainer, estimated: int) -> int:
+    """The optimizer steps of a fit whose accumulation changes by epoch (``GradientAccumulationScheduler``).
+
+    ``estimated_stepping_batches`` counts with the accumulation the fit starts with (1: the
+    callback sets it at each epoch's start), so a schedule sized by it would run several times
+    too long. Count as Lightning steps instead: ``ceil(batches / accumulation)`` per epoch (the
+    last window of an epoch steps at its end), at most ``max_steps``.
+    """
+    schedulers = [c for c in trainer.callbacks if isinstance(c, GradientAccumulationScheduler)]  # type: ignore[attr-defined]
+    batches, epochs = trainer.num_training_batches, trainer.max_epochs
+    if not schedulers or not math.isfinite(batches) or epochs is None or epochs < 0:
+        return estimated
+    per_epoch = int(batches)
+    total = sum(math.ceil(per_epoch / schedulers[0].get_accumulate_grad_batches(e)) for e in range(int(epochs)))
+    if trainer.max_steps is not None and trainer.max_steps >= 0:
+        total = min(total, int(trainer.max_steps))
+    return max(total, 1)
 
 
 def _inside_accumulation_window(trainer: pl.Trainer) -> bool:
