@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 from _helpers import Probe, TinyModule, assert_parity, group_values, make_trainer
-from lightning.pytorch.callbacks import BaseFinetuning, Callback
+from lightning.pytorch.callbacks import BackboneFinetuning, BaseFinetuning, Callback
 from test_resume import FACTORIES, ResumeModule
 from torch import nn
 
@@ -334,3 +334,43 @@ def test_a_recreated_optimizer_with_other_values_is_warned_about() -> None:
 def test_a_recreated_optimizer_from_configure_optimizers_is_not_warned_about(recwarn: Any) -> None:
     make_trainer([Recreate(), ls.CosineAnnealingLR(T_max=32, interval="step")], max_epochs=2).fit(TinyModule())
     assert not [w for w in recwarn if "optimizer was replaced" in str(w.message)]
+
+
+# ------------------------------------------------------------------ Lightning's BackboneFinetuning
+class WithBackbone(TinyModule):
+    """``backbone`` and ``head``, as BackboneFinetuning expects; the optimizer starts with the head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone, self.head = nn.Linear(4, 4), nn.Linear(4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(filter(lambda p: p.requires_grad, self.parameters()), lr=0.1)
+
+
+def test_backbone_finetuning_and_a_schedule_on_every_group_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"BackboneFinetuning sets the lr of the backbone group .*param_group_index=0"):
+        make_trainer([BackboneFinetuning(2), ls.StepLR(1, 0.5)], max_epochs=4).fit(WithBackbone())
+
+
+def test_backbone_finetuning_follows_a_schedule_on_the_head() -> None:
+    # The head's lr is the schedule's; the backbone's is BackboneFinetuning's, derived from it each
+    # epoch: 0.1 x the head's lr at unfreezing, then x2 an epoch, never above the head's.
+    cb = ls.StepLR(1, 0.8, param_group_index=0)
+    probe = Probe(lambda trainer, m: [float(g["lr"]) for g in trainer.optimizers[0].param_groups])
+    make_trainer([BackboneFinetuning(2), cb, probe], max_epochs=6).fit(WithBackbone())
+    backbone = None
+    for epoch in range(6):
+        rows = [values for _, e, values in probe.rows if e == epoch]
+        head = 0.1 * 0.8**epoch
+        if epoch == 2:
+            backbone = head * 0.1
+        elif epoch > 2:
+            assert backbone is not None
+            backbone = min(backbone * 2.0, head)  # its default lambda_func, multiplicative
+        expected = [head] if backbone is None else [head, backbone]
+        for values in rows:
+            assert values == pytest.approx(expected, rel=1e-12)

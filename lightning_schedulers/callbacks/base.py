@@ -29,6 +29,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import (
+    BackboneFinetuning,
     Callback,
     GradientAccumulationScheduler,
     LearningRateMonitor,
@@ -783,6 +784,9 @@ class SchedulerCallback(Callback):
                     f"{self!r} and {other!r} both drive {_describe_claims(shared)}; keep one (to reduce a schedule "
                     "on plateau, pass it as ReduceLROnPlateau(base=...))"
                 )
+        for other in trainer.callbacks:  # type: ignore[attr-defined]
+            if isinstance(other, BackboneFinetuning):
+                self._check_backbone_finetuning(trainer, other)
         for config in getattr(trainer, "lr_scheduler_configs", []):
             scheduler = config.scheduler
             index = next(
@@ -804,6 +808,24 @@ class SchedulerCallback(Callback):
                 raise ValueError(
                     f"{self!r} and the {type(scheduler).__name__} returned by configure_optimizers both drive "
                     f"{_describe_claims(shared)}; remove one of them"
+                )
+
+    def _check_backbone_finetuning(self, trainer: pl.Trainer, finetuning: BackboneFinetuning) -> None:
+        """BackboneFinetuning writes the lr of the group it adds to the first optimizer, every epoch."""
+        for binding in self._bindings():
+            target = binding.target
+            if (
+                isinstance(target, ParamGroup)
+                and target.key == "lr"
+                and target.param_group_index is None
+                and target.optimizer_index(trainer.optimizers) == 0
+            ):
+                raise ValueError(
+                    f"{self!r} drives the lr of every param group of the first optimizer, and BackboneFinetuning "
+                    f"sets the lr of the backbone group it adds there (from epoch "
+                    f"{finetuning.unfreeze_backbone_at_epoch}, derived from group 0's lr each epoch): both would "
+                    "write it. Pass param_group_index=0 to schedule the head's lr (BackboneFinetuning follows "
+                    "it), or use BaseFinetuning, whose added groups this callback schedules."
                 )
 
     def _bind_target(self, target: Target, trainer: pl.Trainer, pl_module: pl.LightningModule) -> BoundTarget:
