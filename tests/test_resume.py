@@ -246,3 +246,27 @@ def test_a_plateau_without_a_base_continues_from_the_value_held(tmp_path: Path, 
     rows = lrs_after_resume(path, ls.ReduceLROnPlateau("loss", strict=False, check_on_train_epoch_end=True))
     assert rows[0][2] == [0.1, 0.2]
     assert not [w for w in recwarn if "holds no state" in str(w.message)]
+
+
+class ManualModule(TinyModule):
+    def __init__(self) -> None:
+        super().__init__(groups=2, lr=[0.1, 0.2])
+        self.automatic_optimization = False
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        self.manual_backward(super().training_step(batch, batch_idx))
+        optimizer.step()
+
+
+def test_manual_optimization_resumed_without_the_callbacks_state_keeps_its_position(tmp_path: Path) -> None:
+    ckpt = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=11, save_top_k=-1)
+    make_trainer([ckpt], max_epochs=3, enable_checkpointing=True).fit(ManualModule())
+    probe = Probe(lambda trainer, m: [float(g["lr"]) for g in trainer.optimizers[0].param_groups])
+    with pytest.warns(UserWarning, match=r"resumes at step 11 from a checkpoint that holds no state"):
+        make_trainer([ls.ExponentialLR(0.9, interval="step"), probe], max_epochs=3).fit(
+            ManualModule(), ckpt_path=next(tmp_path.glob("*step=11.ckpt"))
+        )
+    for step, _, values in probe.rows:
+        np.testing.assert_allclose(values, [0.1 * 0.9**step, 0.2 * 0.9**step], rtol=1e-12)

@@ -459,7 +459,10 @@ class SchedulerCallback(Callback):
         index = self._clock_optimizer(trainer)
         steps = state.get("steps") if state is not None else None
         if not isinstance(steps, int):
-            steps = 0 if state is None else int(trainer.global_step) // max(len(trainer.optimizers), 1)
+            # No count stored: a fresh fit starts at 0; a resumed one estimates one step per
+            # optimizer per global step (global_step counts every optimizer's steps).
+            resumed = state is not None or self._stateless_resume
+            steps = int(trainer.global_step) // max(len(trainer.optimizers), 1) if resumed else 0
         self._counter = _StepCounter(steps)
         self._clock_source, self._clock_field = self._counter, "count"
         self._hook_optimizer(trainer.optimizers[index])
