@@ -7,7 +7,7 @@ Both are applied by one ``ScheduleCallback`` at every optimizer step and logged 
 fit the script reads the applied values back from the CSV log, checks them against the
 callback's ``simulate`` (the preview is exactly what the fit applied) and writes a PNG plot.
 
-Run: ``python examples/vae_digits.py [--epochs 30] [--out examples/output]`` (about 7 s on
+Run: ``python examples/vae_digits.py [--epochs 30] [--out examples/output]`` (7-12 s on
 2 CPU cores; no download, the digits ship inside scikit-learn).
 """
 
