@@ -135,6 +135,8 @@ def test_logs_under_learning_rate_monitors_names_and_says_what_a_factory_must_bu
         ls.TorchScheduler(lambda optimizer: 0.1).simulate(3)
     with pytest.raises(TypeError, match=r"`factory` must be callable"):
         ls.TorchScheduler(0.1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"built torch's ReduceLROnPlateau, .*Use ls.ReduceLROnPlateau\(monitor"):
+        make_trainer([ls.TorchScheduler(tl.ReduceLROnPlateau)], max_epochs=1).fit(Lightning())
 
 
 class Counting(tl.StepLR):

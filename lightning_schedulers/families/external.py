@@ -88,6 +88,12 @@ class _Stepper:
     def _start(self) -> None:
         self.optimizer = _StandIn([dict(g) for g in self.groups], dict(self.defaults))
         self.scheduler = self.factory(self.optimizer)
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            raise TypeError(
+                "`factory` built torch's ReduceLROnPlateau, which steps on a metric; TorchScheduler steps "
+                "schedules of the step count only. Use ls.ReduceLROnPlateau(monitor, ...) instead: torch's "
+                "arguments and decisions, with base=... for a schedule underneath"
+            )
         if not callable(getattr(self.scheduler, "step", None)) or getattr(self.scheduler, "optimizer", None) is None:
             raise TypeError(
                 f"`factory` must build an LRScheduler-style object (with .step() and .optimizer) from the optimizer "
