@@ -54,7 +54,9 @@ class EpochMetric(TinyModule):
         if self.lightning is None:
             return optimizer
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **self.lightning)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "train_metric"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
+
+    monitor = "train_metric"
 
 
 class WithValidation(EpochMetric):
@@ -103,6 +105,25 @@ def test_a_validation_metric_decided_at_the_end_of_each_epoch() -> None:
     lightning = per_batch_lrs(EpochMetric(lightning=KWARGS), [])  # the same per-epoch values
     np.testing.assert_allclose(ours, lightning, rtol=1e-12, atol=0)
     assert cb.state.decisions == EPOCHS
+
+
+def test_several_validations_an_epoch_decide_as_lightning_does_at_the_epoch_end() -> None:
+    # Two validations an epoch, each logging its own value; Lightning's plateau scheduler
+    # (interval "epoch") decides once an epoch, on the last one.
+    class TwoAnEpoch(WithValidation):
+        monitor = "val_loss"
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            run = self.global_step // 2  # 4 batches an epoch, a validation every 2
+            self.log("val_loss", torch.tensor(SCRIPT[run % EPOCHS] + 0.01 * run, dtype=torch.float64))
+
+    cb = ls.ReduceLROnPlateau("val_loss", check_on_train_epoch_end=True, **KWARGS)
+    ours = per_batch_lrs(TwoAnEpoch(where="none"), [cb], val_check_interval=0.5)
+    lightning = per_batch_lrs(TwoAnEpoch(where="none", lightning=KWARGS), [], val_check_interval=0.5)
+    np.testing.assert_allclose(ours, lightning, rtol=1e-12, atol=0)
+    assert min(lightning) < 0.1 / 2
+    each = per_batch_lrs(TwoAnEpoch(where="none"), [ls.ReduceLROnPlateau("val_loss", **KWARGS)], val_check_interval=0.5)
+    assert each != lightning  # the default decides after each validation: twice as often
 
 
 def test_an_epoch_interval_base_is_reduced_from_the_next_epoch() -> None:
