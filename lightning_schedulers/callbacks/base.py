@@ -774,6 +774,8 @@ class SchedulerCallback(Callback):
         """Refuse a target that another callback, or a scheduler from ``configure_optimizers``, drives too."""
         mine = self._claims(trainer)
         for other in trainer.callbacks:  # type: ignore[attr-defined]
+            if isinstance(other, BackboneFinetuning):
+                self._check_backbone_finetuning(trainer, other)
             if other is self or not isinstance(other, SchedulerCallback):
                 continue
             shared = mine & other._claims(trainer)
@@ -787,9 +789,6 @@ class SchedulerCallback(Callback):
                     f"{self!r} and {other!r} both drive {_describe_claims(shared)}; keep one (to reduce a schedule "
                     "on plateau, pass it as ReduceLROnPlateau(base=...))"
                 )
-        for other in trainer.callbacks:  # type: ignore[attr-defined]
-            if isinstance(other, BackboneFinetuning):
-                self._check_backbone_finetuning(trainer, other)
         for config in getattr(trainer, "lr_scheduler_configs", []):
             scheduler = config.scheduler
             index = next(
