@@ -16,12 +16,23 @@ from __future__ import annotations
 import sys
 from typing import TypedDict
 
+from lightning_schedulers.schedules.durations import Duration
+
 if sys.version_info >= (3, 11):
     from typing import Unpack
 else:  # pragma: no cover - Python 3.10
     from typing_extensions import Unpack
 
-__all__ = ["ConcatOptions", "IgniteOptions", "LROptions", "LoggingOptions", "PolicyOptions", "StateOptions", "Unpack"]
+__all__ = [
+    "ConcatOptions",
+    "GetSchedulerOptions",
+    "IgniteOptions",
+    "LROptions",
+    "LoggingOptions",
+    "PolicyOptions",
+    "StateOptions",
+    "Unpack",
+]
 
 
 class LoggingOptions(TypedDict, total=False):
@@ -65,3 +76,17 @@ class StateOptions(ConcatOptions, total=False):
 
     optimizer: int | str
     param_group_index: int | None
+
+
+class GetSchedulerOptions(TypedDict, total=False):
+    """``get_scheduler``'s keyword arguments: the common ones but ``name``, and transformers' lengths."""
+
+    interval: str | None
+    optimizer: int | str
+    param_group_index: int | None
+    save_history: bool
+    logging_enabled: bool
+    on_resume: str
+    clock: str
+    num_warmup_steps: Duration
+    num_training_steps: Duration

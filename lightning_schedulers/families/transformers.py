@@ -16,13 +16,13 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 import lightning.pytorch as pl
 
 from lightning_schedulers._validation import check_choice, check_float, check_int
 from lightning_schedulers.callbacks.base import SchedulerCallback
-from lightning_schedulers.callbacks.options import LROptions, Unpack
+from lightning_schedulers.callbacks.options import GetSchedulerOptions, LROptions, Unpack
 from lightning_schedulers.callbacks.plateau import ReduceLROnPlateau
 from lightning_schedulers.families.common import _TotalFromTrainer
 from lightning_schedulers.schedules.base import Schedule
@@ -160,20 +160,6 @@ class TransformersLR(_TotalFromTrainer):
         lr_init = self._lr_init if self._lr_init is not None else (bases[0] if bases else 1.0)
         factor = self._factor(lr_init)
         return [Scale(factor, base) for base in bases]
-
-
-class GetSchedulerOptions(TypedDict, total=False):
-    """:func:`get_scheduler`'s keyword arguments: the common ones but ``name``, and transformers' lengths."""
-
-    interval: str | None
-    optimizer: int | str
-    param_group_index: int | None
-    save_history: bool
-    logging_enabled: bool
-    on_resume: str
-    clock: str
-    num_warmup_steps: Duration
-    num_training_steps: Duration
 
 
 def get_scheduler(
