@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
-from _helpers import Probe, TinyModule, group_values, make_trainer
+from _helpers import Probe, TinyModule, close_process_group, group_values, make_trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -226,3 +228,51 @@ def test_a_fit_in_which_no_validation_ran_says_so() -> None:
         per_batch_lrs(EmptyValidation(), [cb])
     with pytest.warns(UserWarning, match=r"no validation ran during this fit"):
         per_batch_lrs(WithValidation(), [ls.ReduceLROnPlateau("val_loss")], check_val_every_n_epoch=EPOCHS + 1)
+
+
+# ------------------------------------------------------------------ DDP
+class RankEpochMetric(EpochMetric):
+    """Logs the monitor in on_train_epoch_end; rank 1 improves every epoch (no sync_dist)."""
+
+    def _value(self) -> torch.Tensor:
+        return torch.tensor(SCRIPT[self.current_epoch] - 10.0 * self.global_rank * self.current_epoch)
+
+
+class EpochLrs(pl.Callback):
+    """Writes, per rank, the lr each epoch trained with."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder, self.rows = folder, []
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.rows.append(float(trainer.optimizers[0].param_groups[0]["lr"]))
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        Path(self.folder, f"rank{trainer.global_rank}.json").write_text(json.dumps(self.rows))
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        close_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_ranks_decide_together_on_a_metric_from_on_train_epoch_end(tmp_path: Path) -> None:
+    # The decision waits for the next epoch's start on every rank, and follows rank zero's value.
+    cb = ls.ReduceLROnPlateau("train_metric", **KWARGS)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        max_epochs=EPOCHS,
+        callbacks=[cb, EpochLrs(str(tmp_path))],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(RankEpochMetric("epoch_end"))
+    rank0 = json.loads((tmp_path / "rank0.json").read_text())
+    rank1 = json.loads((tmp_path / "rank1.json").read_text())
+    assert rank0 == rank1
+    single = per_batch_lrs(EpochMetric("epoch_end", lightning=KWARGS), [])[::4]  # one process: rank zero's values
+    np.testing.assert_allclose(rank0, single, rtol=1e-12, atol=0)
+    assert min(rank0) < 0.1 / 4
