@@ -44,18 +44,21 @@ class FitPlan:
         max_epochs: epochs of the fit (``None`` or -1: limited by ``max_steps`` only).
         max_steps: optimizer steps of the fit (-1: limited by ``max_epochs`` only).
         batches_per_epoch: batches of the training dataloader on a single device.
-        accumulate_grad_batches: batches per optimizer step.
+        accumulate_grad_batches: batches per optimizer step, or Lightning's
+            ``GradientAccumulationScheduler`` scheduling (``{epoch: batches}``, from that epoch on).
         devices: data-parallel processes; each sees ``ceil(batches_per_epoch / devices)`` batches.
 
     Examples:
         >>> FitPlan(max_epochs=3, batches_per_epoch=100, accumulate_grad_batches=4, devices=2).total_steps
         39
+        >>> FitPlan(max_epochs=3, batches_per_epoch=100, accumulate_grad_batches={0: 4, 2: 1}).total_steps
+        150
     """
 
     max_epochs: int | None = None
     max_steps: int = -1
     batches_per_epoch: int = 1
-    accumulate_grad_batches: int = 1
+    accumulate_grad_batches: int | Mapping[int, int] = 1
     devices: int = 1
 
     def __post_init__(self) -> None:
@@ -66,7 +69,17 @@ class FitPlan:
                 "`max_steps` must be -1 (no limit) or >= 1 (a plan of zero steps has nothing to show), got 0"
             )
         check_int("batches_per_epoch", self.batches_per_epoch, minimum=1)
-        check_int("accumulate_grad_batches", self.accumulate_grad_batches, minimum=1)
+        accumulation = self.accumulate_grad_batches
+        if isinstance(accumulation, Mapping):
+            if not accumulation:
+                raise ValueError("`accumulate_grad_batches` as a mapping needs at least one {epoch: batches} entry")
+            for epoch, batches in accumulation.items():
+                check_int(f"accumulate_grad_batches key {epoch!r}", epoch, minimum=0)
+                check_int(f"accumulate_grad_batches[{epoch!r}]", batches, minimum=1)
+            # As GradientAccumulationScheduler: epochs before the first key accumulate 1 batch.
+            object.__setattr__(self, "accumulate_grad_batches", {0: 1, **dict(sorted(accumulation.items()))})
+        else:
+            check_int("accumulate_grad_batches", accumulation, minimum=1)
         check_int("devices", self.devices, minimum=1)
         if self.epochs_limit is None and self.max_steps == -1:
             raise ValueError(
@@ -79,33 +92,82 @@ class FitPlan:
         """``max_epochs`` when it limits the fit."""
         return None if self.max_epochs is None or self.max_epochs == -1 else self.max_epochs
 
+    def accumulation(self, epoch: int) -> int:
+        """Batches per optimizer step in ``epoch``."""
+        accumulation = self.accumulate_grad_batches
+        if isinstance(accumulation, Mapping):
+            return accumulation[max(start for start in accumulation if start <= epoch)]
+        return accumulation
+
+    @property
+    def max_accumulation(self) -> int:
+        """The most batches any optimizer step accumulates."""
+        accumulation = self.accumulate_grad_batches
+        return max(accumulation.values()) if isinstance(accumulation, Mapping) else accumulation
+
+    def epoch_steps(self, epoch: int) -> int:
+        """Optimizer steps in ``epoch`` (Lightning steps on the last, partial accumulation too)."""
+        return math.ceil(math.ceil(self.batches_per_epoch / self.devices) / self.accumulation(epoch))
+
     @property
     def steps_per_epoch(self) -> int:
-        """Optimizer steps in one epoch (Lightning steps on the last, partial accumulation too)."""
-        return math.ceil(math.ceil(self.batches_per_epoch / self.devices) / self.accumulate_grad_batches)
+        """Optimizer steps in one epoch (the first epoch's, where an accumulation schedule changes it)."""
+        return self.epoch_steps(0)
+
+    def _steps_of_epochs(self) -> list[int]:
+        """Optimizer steps in each epoch the fit starts, the last one cut short by ``max_steps``."""
+        epochs, max_steps = self.epochs_limit, self.max_steps
+        counts: list[int] = []
+        done = 0
+        while (epochs is None or len(counts) < epochs) and (max_steps == -1 or done < max_steps):
+            steps = self.epoch_steps(len(counts))
+            if max_steps != -1:
+                steps = min(steps, max_steps - done)
+            counts.append(steps)
+            done += steps
+        return counts
 
     @property
     def total_steps(self) -> int:
         """Optimizer steps of the whole fit (Lightning's ``estimated_stepping_batches``)."""
         epochs = self.epochs_limit
-        by_epochs = self.steps_per_epoch * epochs if epochs is not None else None
-        if by_epochs is None:
+        if epochs is None:
             return self.max_steps
-        return by_epochs if self.max_steps == -1 else min(by_epochs, self.max_steps)
+        if not isinstance(self.accumulate_grad_batches, Mapping):
+            by_epochs = self.steps_per_epoch * epochs
+            return by_epochs if self.max_steps == -1 else min(by_epochs, self.max_steps)
+        return sum(self._steps_of_epochs())
 
     @property
     def total_epochs(self) -> int:
         """Epochs the fit starts (the last one possibly cut short by ``max_steps``)."""
-        return math.ceil(self.total_steps / self.steps_per_epoch)
+        if not isinstance(self.accumulate_grad_batches, Mapping):
+            return math.ceil(self.total_steps / self.steps_per_epoch)
+        return len(self._steps_of_epochs())
+
+    def epoch_of_step(self) -> np.ndarray:
+        """The epoch each optimizer step of the fit belongs to."""
+        if not isinstance(self.accumulate_grad_batches, Mapping):
+            return np.arange(self.total_steps) // self.steps_per_epoch
+        counts = self._steps_of_epochs()
+        return np.repeat(np.arange(len(counts)), counts)
 
     @classmethod
     def from_trainer(cls, trainer: Any, batches_per_epoch: int) -> FitPlan:
-        """The plan of an unfitted ``Trainer`` whose training dataloader has ``batches_per_epoch`` batches."""
+        """The plan of an unfitted ``Trainer`` whose training dataloader has ``batches_per_epoch`` batches.
+
+        A ``GradientAccumulationScheduler`` among its callbacks gives the accumulation by epoch.
+        """
+        accumulation: int | Mapping[int, int] = trainer.accumulate_grad_batches
+        for callback in getattr(trainer, "callbacks", []):
+            scheduling = getattr(callback, "scheduling", None)
+            if type(callback).__name__ == "GradientAccumulationScheduler" and isinstance(scheduling, Mapping):
+                accumulation = dict(scheduling)
         return cls(
             max_epochs=trainer.max_epochs,
             max_steps=trainer.max_steps,
             batches_per_epoch=batches_per_epoch,
-            accumulate_grad_batches=trainer.accumulate_grad_batches,
+            accumulate_grad_batches=accumulation,
             devices=trainer.num_devices,
         )
 
@@ -221,11 +283,11 @@ def preview(
     callbacks = check_sequence("callbacks", callbacks, allow_empty=True)
     result = Preview(plan)
     steps = plan.total_steps
-    epoch_of_step = np.arange(steps) // plan.steps_per_epoch
+    epoch_of_step = plan.epoch_of_step()
     for callback in callbacks:
         if not isinstance(callback, SchedulerCallback):
             continue
-        if callback.interval == "step" and callback.clock == "batch" and plan.accumulate_grad_batches > 1:
+        if callback.interval == "step" and callback.clock == "batch" and plan.max_accumulation > 1:
             raise ValueError(
                 f"{callback!r} counts batches (clock='batch'), and with accumulate_grad_batches="
                 f"{plan.accumulate_grad_batches} its value changes within an optimizer step, the preview's unit; "

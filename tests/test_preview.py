@@ -198,3 +198,31 @@ def test_preview_command_line_with_the_model_gives_the_fits_names_and_start_valu
         [*command, "--batches-per-epoch", "12", "--model", "cli.Nope"], capture_output=True, text=True, env=env
     )
     assert broken.returncode == 2 and "does not name a class" in broken.stderr
+
+
+def test_preview_of_a_fit_with_a_gradient_accumulation_schedule_equals_the_fit() -> None:
+    from lightning.pytorch.callbacks import GradientAccumulationScheduler
+
+    def scheduling() -> GradientAccumulationScheduler:
+        return GradientAccumulationScheduler({0: 4, 2: 2, 3: 1})  # 4 + 4 + 8 + 16 = 32 steps
+
+    trainer = make_trainer([scheduling()], max_epochs=4)
+    plan = ls.FitPlan.from_trainer(trainer, batches_per_epoch=16)
+    assert (plan.total_steps, plan.total_epochs, plan.steps_per_epoch) == (32, 4, 4)
+    assert plan.epoch_of_step().tolist() == [0] * 4 + [1] * 4 + [2] * 8 + [3] * 16
+    result = ls.preview(callbacks(), trainer, batches_per_epoch=16, initial=[0.1, 0.2])
+    columns = list(result.values.values())
+    probe = Probe(read)
+    make_trainer([scheduling(), *callbacks(), probe], max_epochs=4).fit(WithKL())
+    assert sorted({row[0] for row in probe.rows}) == list(range(32))
+    for step, _, values in probe.rows:
+        assert values == [column[step] for column in columns]
+
+
+def test_an_accumulation_schedule_in_a_plan_is_checked() -> None:
+    with pytest.raises(ValueError, match=r"`accumulate_grad_batches\[2\]` must be >= 1, got 0"):
+        ls.FitPlan(max_epochs=3, accumulate_grad_batches={0: 2, 2: 0})
+    with pytest.raises(ValueError, match=r"at least one \{epoch: batches\} entry"):
+        ls.FitPlan(max_epochs=3, accumulate_grad_batches={})
+    capped = ls.FitPlan(max_epochs=5, max_steps=6, batches_per_epoch=16, accumulate_grad_batches={1: 4})
+    assert (capped.total_steps, capped.total_epochs, capped.accumulation(0), capped.accumulation(3)) == (6, 1, 1, 4)
