@@ -93,6 +93,18 @@ def _scheduler_specs(config: Any) -> tuple[dict[str, Any], list[Any], list[Any]]
     return trainer, ours, skipped
 
 
+def _accumulation(trainer: dict[str, Any]) -> Any:
+    """``accumulate_grad_batches``, or the scheduling of a ``GradientAccumulationScheduler`` callback."""
+    specs = trainer.get("callbacks") or []
+    for spec in specs if isinstance(specs, list) else [specs]:
+        if isinstance(spec, dict) and str(spec.get("class_path", "")).endswith("GradientAccumulationScheduler"):
+            scheduling = (spec.get("init_args") or {}).get("scheduling")
+            if not isinstance(scheduling, dict):
+                raise ConfigError(f"GradientAccumulationScheduler needs init_args.scheduling, got {spec!r}")
+            return {int(epoch): batches for epoch, batches in scheduling.items()}
+    return trainer.get("accumulate_grad_batches", 1)
+
+
 def _devices(value: Any) -> int:
     if isinstance(value, int):
         return value
@@ -186,7 +198,7 @@ def run_preview(argv: Sequence[str]) -> int:
             max_epochs=trainer.get("max_epochs", 1000 if trainer.get("max_steps", -1) == -1 else None),
             max_steps=trainer.get("max_steps", -1),
             batches_per_epoch=int(batches),
-            accumulate_grad_batches=trainer.get("accumulate_grad_batches", 1),
+            accumulate_grad_batches=_accumulation(trainer),
             devices=_devices(trainer.get("devices", 1)),
         )
         callbacks = instantiate(ours)
@@ -196,8 +208,13 @@ def run_preview(argv: Sequence[str]) -> int:
         result = preview(callbacks, plan, initial=initial, optimizers=optimizers)
     except (TypeError, ValueError) as error:
         parser.error(f"{args.config}: {error}")
+    per_epoch = (
+        f"accumulation by epoch {plan.accumulate_grad_batches}"
+        if isinstance(plan.accumulate_grad_batches, dict)
+        else f"{plan.steps_per_epoch} per epoch"
+    )
     print(
-        f"{args.config}: {plan.total_steps} optimizer steps ({plan.steps_per_epoch} per epoch), initial value "
+        f"{args.config}: {plan.total_steps} optimizer steps ({per_epoch}), initial value "
         f"{'from configure_optimizers' if initial is None else initial}"
     )
     if skipped:

@@ -226,3 +226,17 @@ def test_an_accumulation_schedule_in_a_plan_is_checked() -> None:
         ls.FitPlan(max_epochs=3, accumulate_grad_batches={})
     capped = ls.FitPlan(max_epochs=5, max_steps=6, batches_per_epoch=16, accumulate_grad_batches={1: 4})
     assert (capped.total_steps, capped.total_epochs, capped.accumulation(0), capped.accumulation(3)) == (6, 1, 1, 4)
+
+
+def test_preview_command_line_takes_a_gradient_accumulation_schedule(tmp_path: Path) -> None:
+    config = tmp_path / "fit.yaml"
+    config.write_text(
+        "trainer:\n  max_epochs: 4\n  callbacks:\n"
+        "    - class_path: lightning.pytorch.callbacks.GradientAccumulationScheduler\n"
+        "      init_args: {scheduling: {0: 4, 2: 2, 3: 1}}\n"
+        "    - class_path: lightning_schedulers.CosineAnnealingLR\n"
+        "      init_args: {T_max: 1.0, interval: step}\n"
+    )
+    result = run_cli("preview", str(config), "--batches-per-epoch", "16")
+    assert result.returncode == 0, result.stderr
+    assert "32 optimizer steps (accumulation by epoch {0: 4, 2: 2, 3: 1})" in result.stdout
