@@ -1304,18 +1304,24 @@ def _with_accumulation_schedule(trainer: pl.Trainer, estimated: int) -> int:
 
     ``estimated_stepping_batches`` counts with the accumulation the fit starts with (1: the
     callback sets it at each epoch's start), so a schedule sized by it would run several times
-    too long. Count as Lightning steps instead: ``ceil(batches / accumulation)`` per epoch (the
-    last window of an epoch steps at its end), at most ``max_steps``.
+    too long. Count as Lightning steps instead, as :class:`~lightning_schedulers.FitPlan` does:
+    ``ceil(batches / accumulation)`` per epoch (the last window of an epoch steps at its end), at
+    most ``max_steps``.
     """
     schedulers = [c for c in trainer.callbacks if isinstance(c, GradientAccumulationScheduler)]  # type: ignore[attr-defined]
-    batches, epochs = trainer.num_training_batches, trainer.max_epochs
-    if not schedulers or not math.isfinite(batches) or epochs is None or epochs < 0:
+    batches, epochs, max_steps = trainer.num_training_batches, trainer.max_epochs, trainer.max_steps
+    if not schedulers or not math.isfinite(batches) or batches < 1 or epochs is None or epochs < 1 or max_steps == 0:
         return estimated
-    per_epoch = int(batches)
-    total = sum(math.ceil(per_epoch / schedulers[0].get_accumulate_grad_batches(e)) for e in range(int(epochs)))
-    if trainer.max_steps is not None and trainer.max_steps >= 0:
-        total = min(total, int(trainer.max_steps))
-    return max(total, 1)
+    # The preview's count of the same fit (num_training_batches is already per process).
+    from lightning_schedulers.previews import FitPlan  # previews imports this module
+
+    plan = FitPlan(
+        max_epochs=int(epochs),
+        max_steps=-1 if max_steps is None or max_steps < 0 else int(max_steps),
+        batches_per_epoch=int(batches),
+        accumulate_grad_batches=dict(schedulers[0].scheduling),
+    )
+    return plan.total_steps
 
 
 def _inside_accumulation_window(trainer: pl.Trainer) -> bool:
