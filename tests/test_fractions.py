@@ -157,8 +157,8 @@ def test_fractions_resolve_against_the_fit_and_are_checkpointed(tmp_path: Path) 
     path = next(tmp_path.glob("*.ckpt"))
     make_trainer([kept], max_epochs=6, accumulate_grad_batches=2).fit(TinyModule(), ckpt_path=path)
     make_trainer([rescaled], max_epochs=6, accumulate_grad_batches=2).fit(TinyModule(), ckpt_path=path)
-    assert (kept._total, kept._events_total) == (24, 24)
-    assert (rescaled._total, rescaled._events_total) == (48, 48)
+    assert (kept._total, kept.state_dict()["events_total"]) == (24, 24)
+    assert (rescaled._total, rescaled.state_dict()["events_total"]) == (48, 48)
 
 
 def test_epoch_interval_fractions_are_of_max_epochs() -> None:

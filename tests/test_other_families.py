@@ -285,9 +285,9 @@ def test_modern_callbacks_scale_each_group_and_take_the_fit_length() -> None:
         probe = Probe(lambda trainer, m: [float(g["lr"]) for g in trainer.optimizers[0].param_groups])
         make_trainer([cb, probe], max_epochs=2).fit(TinyModule(groups=2, lr=lrs))
         assert cb._total == 32
-        factor = cb._factors(1)[0]
+        factor = cb.simulate(32)  # the factor over a 32-step fit
         for step, _, values in probe.rows:
-            assert values == [lr * factor.value(step) for lr in lrs]
+            assert values == [lr * factor[step] for lr in lrs]
     wc = presets.warmup_cosine(1.0, 32, 4, floor=0.1)
     np.testing.assert_array_equal(cbs[0].simulate(32, initial=lrs), np.outer(wc.values(np.arange(32)), lrs))
 

@@ -37,11 +37,19 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
-from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
-from lightning_schedulers.callbacks.binding import Active, Binding
+from lightning_schedulers.engine.bindings import Active, Binding
+from lightning_schedulers.engine.run import Run
+from lightning_schedulers.lightning.decisions import (
+    Decisions,
+    epoch_end_due_now,
+    extra_problem,
+    has_validation,
+    validation_due_now,
+    warn_lost_decision,
+)
 from lightning_schedulers.plateau import PlateauState, reduced_multiplier
 from lightning_schedulers.schedules.shapes import Constant
 from lightning_schedulers.targets import Attribute, ParamGroup, Target, check_key, check_path
@@ -102,7 +110,6 @@ class _ReduceOnPlateau(SchedulerCallback):
             )
         self.check_on_train_epoch_end = check_on_train_epoch_end
         self.state = PlateauState(mode, patience, threshold, threshold_mode, cooldown)
-        self._metric_before: Any = None
         self.floor: float | tuple[float, ...] = (
             tuple(
                 check_float(f"{self._floor_name}[{i}]", v)
@@ -114,9 +121,7 @@ class _ReduceOnPlateau(SchedulerCallback):
         self.target = target
         self.base = base
         if base is not None:
-            base._length_owner = self  # the base's fractions resolve against this callback's fit
-        # The bound target the reductions act on; set when the fit starts (validation needs it).
-        self._plateau_active: Active | None = None
+            base._length_owner = self  # the base runs in this callback's run: its clock, lengths, resume policy
 
     _floor_name = "floor"
 
@@ -125,20 +130,11 @@ class _ReduceOnPlateau(SchedulerCallback):
         chosen = self.check_on_train_epoch_end
         return "" if chosen is None else f", check_on_train_epoch_end={chosen}"
 
-    def _reset_fit(self) -> None:
-        super()._reset_fit()
-        state = getattr(self, "state", None)
-        if state is not None:  # a reused instance decides afresh (a resumed fit then loads its state)
-            self.state = PlateauState(state.mode, state.patience, state.threshold, state.threshold_mode, state.cooldown)
-        self._plateau_active = None
-        # Where decisions are taken in this fit (resolved at its start), the monitor's value when
-        # the epoch started (a value that is the same object at its end was not logged again),
-        # and whether this epoch's decision waits for metrics logged after this callback's hook.
-        self._at_epoch_end = False
-        self._epoch_snapshot: Any = None
-        self._epoch_deferred = False
-        self._validations_seen = 0
-        self._validates = False
+    @property
+    def _fit(self) -> Decisions | None:
+        """This fit's decision bookkeeping (made when the fit starts, dropped with its run)."""
+        run = self._run
+        return None if run is None else run.parts.get("plateau")
 
     # -- the target and its schedule
     def _bindings(self) -> tuple[Binding, ...]:
@@ -154,14 +150,19 @@ class _ReduceOnPlateau(SchedulerCallback):
             return current
         return super()._stateless_bases(binding, bound, current, t)
 
-    def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
-        validates = _has_validation(trainer)
+    def _resolve(self, host: Any, restored: dict[str, Any] | None) -> None:
+        run = self._run
+        assert run is not None
+        # A reused instance decides afresh (a resumed fit then loads its state).
+        s = self.state
+        self.state = PlateauState(s.mode, s.patience, s.threshold, s.threshold_mode, s.cooldown)
+        trainer = getattr(host, "trainer", None)  # None in a hand-written loop: it reports metrics itself
+        validates = trainer is None or has_validation(trainer)
         chosen = self.check_on_train_epoch_end
         # As Lightning steps a plateau scheduler of configure_optimizers: with no validation loop,
         # at the end of every training epoch, on what training logged.
-        self._at_epoch_end = not validates if chosen is None else chosen
-        self._validates = validates
-        if not self._at_epoch_end and not validates:
+        fit = run.parts["plateau"] = Decisions(trainer, not validates if chosen is None else bool(chosen), validates)
+        if trainer is not None and not fit.at_epoch_end and not validates:
             message = (
                 f"{type(self).__name__}: this fit runs no validation (no validation_step, or limit_val_batches=0), "
                 f"and check_on_train_epoch_end=False decides after each validation run on {self.monitor!r}; add a "
@@ -171,24 +172,24 @@ class _ReduceOnPlateau(SchedulerCallback):
                 raise ValueError(message + " (or pass strict=False to train without reductions)")
             self._warn_once("no-validation", message + "; strict=False: no reduction will happen")
         if self.base is not None:
-            # The base runs on this callback's clock and resume policy.
-            self.base._offset, self.base._keep_lengths = self._offset, self._keep_lengths
-            self.base._resolve(trainer, (restored or {}).get("base"))
+            self.base._resolve(host, (restored or {}).get("base"))
             self._horizon = self.base._horizon
 
     def _drives(self, other: SchedulerCallback) -> bool:
         return other is self.base
 
     def _extra_state(self) -> dict[str, Any]:
-        multipliers = [a.multipliers for a in self._active if a.multipliers is not None]
+        fit = self._fit
+        active = fit.active if fit is not None else None
+        multipliers = active.multipliers if active is not None else None
+        trainer = fit.trainer if fit is not None else None
+        at_epoch_end = fit is not None and fit.at_epoch_end
         return {
             "plateau": self.state.state_dict(),
-            "multipliers": list(multipliers[0]) if multipliers else None,
+            "multipliers": list(multipliers) if multipliers is not None else None,
             "base": self.base._extra_state() if self.base is not None else {},
-            "pending_validation": not self._at_epoch_end
-            and self._trainer is not None
-            and _validation_due_now(self._trainer),
-            "pending_epoch_end": self._at_epoch_end and self._trainer is not None and _epoch_end_due_now(self._trainer),
+            "pending_validation": not at_epoch_end and trainer is not None and validation_due_now(trainer),
+            "pending_epoch_end": at_epoch_end and trainer is not None and epoch_end_due_now(trainer),
             "epoch_metric": self._deferred_metric(),
         }
 
@@ -199,37 +200,17 @@ class _ReduceOnPlateau(SchedulerCallback):
         after the LightningModule's ``on_train_epoch_end``) is resumed at the next epoch, so the
         decision is taken when the state loads.
         """
-        trainer = self._trainer
-        if not self._epoch_deferred or trainer is None:
+        fit = self._fit
+        if fit is None or not fit.epoch_deferred or fit.trainer is None:
             return None
-        metric = trainer.callback_metrics.get(self.monitor)
-        return float(metric) if metric is not None and metric is not self._epoch_snapshot else None
+        metric = fit.trainer.callback_metrics.get(self.monitor)
+        return float(metric) if metric is not None and metric is not fit.epoch_snapshot else None
 
     def _check_extra(self, extra: dict[str, Any]) -> str | None:
-        plateau = extra.get("plateau")
-        if plateau is None and not extra:
-            return None  # written before the fit bound anything
-        if not isinstance(plateau, dict):
-            return f"extra['plateau'] is {plateau!r}"
-        try:
-            PlateauState(self.state.mode).load_state_dict(plateau)
-        except (KeyError, TypeError, ValueError) as error:
-            return f"extra['plateau'] is {plateau!r} ({type(error).__name__}: {error})"
-        multipliers = extra.get("multipliers")
-        if multipliers is not None and (
-            not isinstance(multipliers, list)
-            or not all(isinstance(m, (int, float)) and not isinstance(m, bool) and 0 < m <= 1 for m in multipliers)
-        ):
-            return f"extra['multipliers'] is {multipliers!r}"
-        base = extra.get("base", {})
-        if not isinstance(base, dict):
-            return f"extra['base'] is {base!r}"
-        metric = extra.get("epoch_metric")
-        if metric is not None and (not isinstance(metric, (int, float)) or isinstance(metric, bool)):
-            return f"extra['epoch_metric'] is {metric!r}"
-        if self.base is not None:
-            return self.base._check_extra(base)
-        return None
+        problem = extra_problem(extra, self.state.mode)
+        if problem is None and extra and self.base is not None:
+            return self.base._check_extra(extra.get("base", {}))
+        return problem
 
     def _matches(self, binding_target: Target) -> bool:
         t = self.target
@@ -243,7 +224,9 @@ class _ReduceOnPlateau(SchedulerCallback):
         )
 
     def _after_bind(self, restored: dict[str, Any] | None, previous: list[Active] | None = None) -> None:
-        matching = [a for a in self._active if a.key == self._target_key()]
+        run, fit = self._run, self._fit
+        assert run is not None and fit is not None
+        matching = [a for a in run.actives if a.key == self._target_key()]
         if len(matching) != 1:
             described = [b.target.describe() for b in self._bindings()]
             raise ValueError(
@@ -283,29 +266,12 @@ class _ReduceOnPlateau(SchedulerCallback):
             if isinstance(saved, list) and len(saved) <= slots:
                 active.multipliers = [float(m) for m in saved] + [1.0] * (slots - len(saved))
             metric = restored.get("epoch_metric")
-            if isinstance(metric, (int, float)) and self._trainer is not None:
+            if isinstance(metric, (int, float)):
                 # Saved at an epoch's end before its decision (the metric was logged after this
                 # callback's hook): take it now, before the first value of the resumed fit.
-                self._decide(self._trainer, active, float(metric), write=False)
-            if restored.get("pending_epoch_end"):
-                rank_zero_warn(
-                    f"{type(self).__name__}: the checkpoint was saved after the last training batch of an epoch, "
-                    f"before the epoch's end; Lightning does not run that end when resuming, so the plateau decision "
-                    f"it would have taken (decision {self.state.decisions + 1} on {self.monitor!r}) is lost and later "
-                    "reductions may differ from an uninterrupted fit. Save checkpoints at the end of epochs instead: "
-                    "ModelCheckpoint(save_on_train_epoch_end=True), or an every_n_train_steps that does not end an "
-                    "epoch."
-                )
-            if restored.get("pending_validation"):
-                rank_zero_warn(
-                    f"{type(self).__name__}: the checkpoint was saved after the last training batch before a "
-                    f"validation run, before that run; Lightning does not run it when resuming, so the plateau "
-                    f"decision it would have taken (decision {self.state.decisions + 1} on {self.monitor!r}) is lost "
-                    "and later reductions may differ from an uninterrupted fit. Save checkpoints after validation "
-                    "instead: ModelCheckpoint(monitor=...) or every_n_epochs, or an every_n_train_steps that is not "
-                    "a multiple of the validation interval."
-                )
-        self._plateau_active = active
+                self._decide(run, active, float(metric), write=False)
+            warn_lost_decision(self, restored, self.state.decisions + 1)
+        fit.active = active
 
     def _target_key(self) -> str:
         for binding in self._bindings():
@@ -317,17 +283,22 @@ class _ReduceOnPlateau(SchedulerCallback):
     def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # What the monitor holds before this run: if it is the same object afterwards, this run
         # did not log it (Lightning keeps the last logged value in callback_metrics).
-        self._metric_before = trainer.callback_metrics.get(self.monitor)
+        fit = self._fit
+        if fit is not None:
+            fit.metric_before = trainer.callback_metrics.get(self.monitor)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        active = self._plateau_active
-        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or active is None or self._at_epoch_end:
+        run, fit = self._run, self._fit
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or run is None or fit is None:
             return
-        self._validations_seen += 1
+        active = fit.active
+        if active is None or fit.at_epoch_end:
+            return
+        fit.validations_seen += 1
         metric = trainer.callback_metrics.get(self.monitor)
-        stale = metric is not None and metric is self._metric_before
-        self._metric_before = None
-        value = self._shared(trainer, metric, stale)
+        stale = metric is not None and metric is fit.metric_before
+        fit.metric_before = None
+        value = self._shared(run, metric, stale)
         if value == "stale":
             self._warn_once(
                 "stale",
@@ -336,30 +307,34 @@ class _ReduceOnPlateau(SchedulerCallback):
             )
             return
         if isinstance(value, float):
-            self._decide(trainer, active, value)
+            self._decide(run, active, value)
         else:
-            self._missing_metric(trainer, "after a validation run")
+            self._missing_metric(sorted(trainer.callback_metrics), "after a validation run")
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._epoch_deferred:
+        fit = self._fit
+        if fit is not None and fit.epoch_deferred:
             self._epoch_decision(trainer, final=True)
         super().on_train_epoch_start(trainer, pl_module)
-        if self._at_epoch_end:
-            self._epoch_snapshot = trainer.callback_metrics.get(self.monitor)
+        if fit is not None and fit.at_epoch_end:
+            fit.epoch_snapshot = trainer.callback_metrics.get(self.monitor)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Before the base's write of the next epoch's value (interval="epoch"), so that it is reduced.
-        if self._at_epoch_end and self._plateau_active is not None:
+        fit = self._fit
+        if fit is not None and fit.at_epoch_end and fit.active is not None:
             self._epoch_decision(trainer, final=False)
         super().on_train_epoch_end(trainer, pl_module)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # The last epoch's decision, on a metric logged in LightningModule.on_train_epoch_end:
         # kept in the state (a longer fit resumed from here continues from it), nothing written.
-        if self._epoch_deferred:
+        fit = self._fit
+        if fit is None:
+            return
+        if fit.epoch_deferred:
             self._epoch_decision(trainer, final=True, write=False)
-        active = self._plateau_active
-        if active is not None and self._validates and not self._at_epoch_end and not self._validations_seen:
+        if fit.active is not None and fit.validates and not fit.at_epoch_end and not fit.validations_seen:
             # A validation_step with no batches to run it on (an empty val_dataloader, or
             # check_val_every_n_epoch beyond the fit) must not pass for a fit without plateaus.
             rank_zero_warn(
@@ -374,15 +349,15 @@ class _ReduceOnPlateau(SchedulerCallback):
         Callbacks' ``on_train_epoch_end`` runs before the LightningModule's; a metric logged there
         is read when the next epoch starts (or the fit ends), before any of its batches.
         """
-        active = self._plateau_active
-        if active is None:
+        run, fit = self._run, self._fit
+        if run is None or fit is None or fit.active is None:
             return
         metric = trainer.callback_metrics.get(self.monitor)
-        value = self._shared(trainer, metric, stale=metric is not None and metric is self._epoch_snapshot)
+        value = self._shared(run, metric, stale=metric is not None and metric is fit.epoch_snapshot)
         if not isinstance(value, float) and not final:
-            self._epoch_deferred = True
+            fit.epoch_deferred = True
             return
-        self._epoch_deferred = False
+        fit.epoch_deferred = False
         if value == "stale":
             self._warn_once(
                 "stale-epoch",
@@ -391,32 +366,44 @@ class _ReduceOnPlateau(SchedulerCallback):
             )
             return
         if not isinstance(value, float):
-            self._missing_metric(trainer, "at the end of a training epoch")
+            self._missing_metric(sorted(trainer.callback_metrics), "at the end of a training epoch")
         elif self.interval == "epoch" and not final:
             # The base writes the next epoch's value right after this, with the reduction.
-            self._decide(trainer, active, value, write=False, report_at=self._clock(trainer) + 1)
+            self._decide(run, fit.active, value, write=False, report_at=run.now() + 1)
         else:
-            self._decide(trainer, active, value, write=write)
+            self._decide(run, fit.active, value, write=write)
+
+    def _on_metrics(self, run: Run, metrics: dict[str, float]) -> None:
+        """A hand-written loop reported metrics (``bound.step(metrics=...)``): one decision on the monitor."""
+        fit = self._fit
+        if fit is None or fit.active is None:
+            return
+        metric = metrics.get(self.monitor)
+        value = self._shared(run, metric, stale=False)
+        if isinstance(value, float):
+            self._decide(run, fit.active, value)
+        else:
+            self._missing_metric(sorted(metrics), "in the metrics passed to step()")
 
     @staticmethod
-    def _shared(trainer: pl.Trainer, metric: Any, stale: bool) -> float | str | None:
+    def _shared(run: Run, metric: Any, stale: bool) -> float | str | None:
         """Rank zero's reading, on every rank: a float, ``"stale"``, or ``None`` when missing.
 
         Every rank decides on rank zero's value: identical state and values everywhere. A missing
         metric travels too, so all ranks raise, skip or wait together rather than hang.
         """
         value: float | str | None = "stale" if stale else (None if metric is None else float(metric))
-        shared: float | str | None = trainer.strategy.broadcast(value, src=0)
+        shared: float | str | None = run.host.broadcast(value)
         return shared
 
     def _decide(
-        self, trainer: pl.Trainer, active: Active, value: float, *, write: bool = True, report_at: int | None = None
+        self, run: Run, active: Active, value: float, *, write: bool = True, report_at: int | None = None
     ) -> None:
         """One step of the decision rule on ``value``; a reduction scales the values that train next."""
         if not self.state.step(value):
             return
         # The values that train next: the coming step, or the current epoch (its end writes the next).
-        t = self._clock(trainer) if report_at is None else report_at
+        t = run.now() if report_at is None else report_at
         before = list(active.values)
         multipliers = active.multipliers or [1.0] * len(active.schedules)
         active.multipliers = [
@@ -424,22 +411,26 @@ class _ReduceOnPlateau(SchedulerCallback):
             for j, m in enumerate(multipliers)
         ]
         if write:
-            self._defer_or_apply(trainer)  # every reduction is logged
+            run.host.write_changed(run)  # every reduction is logged
         if self.verbose:
-            after = list(active.values) if write else self._values_at(active, max(t, 0))
+            assert run.engine is not None
+            after = list(active.values) if write else run.engine.values_at(active, max(t, 0))
             if before != after:
-                what = "epoch(s)" if self._at_epoch_end else "validation(s)"
+                fit = self._fit
+                what = "epoch(s)" if fit is not None and fit.at_epoch_end else "validation(s)"
                 rank_zero_info(
                     f"{type(self).__name__}: {self.monitor} has not improved for {self.state.patience + 1} "
                     f"{what}; {active.bound.labels} {before} -> {after}"
                 )
 
-    def _missing_metric(self, trainer: pl.Trainer, when: str) -> None:
-        available = sorted(trainer.callback_metrics)
+    def _missing_metric(self, available: list[str], when: str) -> None:
         close = difflib.get_close_matches(self.monitor, available, n=1)
+        fit = self._fit
         if close:
             hint = f"; did you mean {close[0]!r}?"
-        elif self._at_epoch_end:
+        elif fit is not None and fit.trainer is None:
+            hint = "; pass it as bound.step(metrics={...}) or bound.report({...})"
+        elif fit is not None and fit.at_epoch_end:
             hint = "; log it in training_step (on_epoch=True), on_train_epoch_end or validation"
         else:
             hint = (
@@ -634,45 +625,3 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
             f"threshold_mode={s.threshold_mode!r}, cooldown={s.cooldown}, floor={self.floor!r}, eps={self.eps!r}, "
             f"base={self.base!r}{self._when()})"
         )
-
-
-def _has_validation(trainer: pl.Trainer) -> bool:
-    """Whether this fit runs validation at all (a ``validation_step`` and batches to run it on)."""
-    module = trainer.lightning_module
-    if module is None or not is_overridden("validation_step", module):
-        return False
-    return trainer.limit_val_batches != 0
-
-
-def _validation_due_now(trainer: pl.Trainer) -> bool:
-    """Whether a checkpoint written now falls between a training batch and the validation due after it.
-
-    True only while the batch's ``on_train_batch_end`` runs (where ``ModelCheckpoint(every_n_train_steps)``
-    saves) and Lightning's loop will validate after it; a fit resumed from such a checkpoint skips
-    that validation.
-    """
-    try:
-        loop = trainer.fit_loop.epoch_loop
-        progress: Any = loop.batch_progress.total
-        fetcher = trainer.fit_loop._data_fetcher
-        if trainer.sanity_checking or fetcher is None or progress.processed != progress.completed + 1:
-            return False
-        return bool(loop._should_check_val_fx(fetcher))
-    except (AttributeError, TypeError):  # another Lightning version: cannot tell
-        return False
-
-
-def _epoch_end_due_now(trainer: pl.Trainer) -> bool:
-    """Whether a checkpoint written now falls between an epoch's last training batch and the epoch's end.
-
-    True only while that batch's ``on_train_batch_end`` runs (where ``ModelCheckpoint(every_n_train_steps)``
-    saves); a fit resumed from such a checkpoint starts at the next epoch without ending this one.
-    """
-    try:
-        loop = trainer.fit_loop.epoch_loop
-        progress: Any = loop.batch_progress.total
-        if trainer.sanity_checking or progress.processed != progress.completed + 1:
-            return False
-        return bool(loop._num_ready_batches_reached())
-    except (AttributeError, TypeError):  # another Lightning version: cannot tell
-        return False

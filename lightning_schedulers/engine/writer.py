@@ -1,0 +1,229 @@
+"""The write engine: given a clock reading, write every bound target, report what was written.
+
+The engine knows no Trainer. It holds the :class:`~lightning_schedulers.engine.bindings.Active`
+bindings of one fit and a host (see :class:`~lightning_schedulers.engine.run.Host`) that it asks
+for three things only: whether training ends now, the logging axis and epoch, and where to log.
+
+Two paths write:
+
+* :meth:`Engine.advance` (the hot path, once per move of the clock): where every binding writes
+  plain param-group floats from a block that holds the coming events, with no plateau
+  multipliers, no history and short of the next event that must warn, the values are copied
+  straight from the block. Any jump of the clock inside the block qualifies, not only +1.
+* :meth:`Engine.apply` (everything else): evaluates outside the block, applies plateau
+  multipliers, checks finiteness and signs, keeps history, then arms the fast path again.
+
+Reporting is decided by one rule for both paths: log at event ``t`` when ``t`` has reached the
+next multiple of ``log_every`` after the last logged event (or when a write is forced: the start,
+a rebind, a reduction).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from lightning_schedulers.engine.bindings import BLOCK, Active
+from lightning_schedulers.plateau import apply_reduction
+
+if TYPE_CHECKING:
+    from lightning_schedulers.engine.run import Host
+
+__all__ = ["Engine"]
+
+_FastEntry = tuple[list[dict[str, Any]], str, list[list[float]] | list[float], int, list[float] | None]
+
+
+class Engine:
+    """Writes an event's values into every bound target of one fit.
+
+    Args:
+        actives: the bound targets and their schedules.
+        host: what the engine asks of its host (training ends, logging).
+        who: the callback's class name, for messages.
+        interval: ``"step"`` or ``"epoch"``, for messages.
+        log_every: log every this many events (0: never).
+        history: the list rows go to (``save_history``), or ``None``.
+        history_after_events: rows hold the values written after each event (ignite's state
+            schedulers) rather than the values each event trained with.
+        horizon: the event from which the schedule has run out (warned once), or ``None``.
+    """
+
+    def __init__(
+        self,
+        actives: list[Active],
+        host: Host,
+        *,
+        who: str,
+        interval: str,
+        log_every: int,
+        history: list[dict[str, float]] | None,
+        history_after_events: bool,
+        horizon: int | None,
+    ) -> None:
+        self.actives = actives
+        self.host = host
+        self.who, self.interval = who, interval
+        self.log_every = log_every
+        self.history = history
+        self.history_after_events = history_after_events
+        self.horizon = horizon
+        self.horizon_warned = False
+        self.muted: frozenset[str] = frozenset()  # labels another callback logs (LearningRateMonitor)
+        self.last_t = -1
+        self.next_log_at = 0.0
+        self.disarm()
+
+    # ------------------------------------------------------------------ the hot path
+    def advance(self, t: int) -> None:
+        """The clock reads ``t`` (and read something else before): write event ``t``."""
+        if self.fast_from <= t < self.fast_until:
+            self.last_t = t
+            for groups, key, columns, start, shared in self.fast:
+                i = t - start
+                if shared is None:
+                    for group, column in zip(groups, columns):  # noqa: B905 - same length by construction
+                        group[key] = column[i]  # type: ignore[index]
+                else:
+                    v = columns[i]
+                    for group, f in zip(groups, shared):  # noqa: B905
+                        group[key] = f * v  # type: ignore[operator]
+            if t >= self.next_log_at:
+                for active in self.actives:
+                    active.values = active.row(t - active.block_start)
+                self._report(t, force=False, log_at_end=False, initial=False)
+        else:
+            self.apply(t)
+
+    def disarm(self) -> None:
+        """Send every coming event through :meth:`apply` until it arms the fast path again."""
+        self.fast: tuple[_FastEntry, ...] = ()
+        self.fast_from = self.fast_until = 0
+
+    def _arm(self, t: int) -> None:
+        """After writing event ``t``: the events :meth:`advance` may write straight from the blocks."""
+        self.disarm()
+        if self.history is not None:
+            return
+        until = t + BLOCK
+        fast: list[_FastEntry] = []
+        for active in self.actives:
+            plain, start = active.plain, active.block_start
+            if plain is None or active.multipliers is not None or not start <= t < start + active.block_len:
+                return
+            until = min(until, start + active.block_len)
+            groups, key = plain
+            if active.shared is not None:
+                fast.append((groups, key, active.columns[0], start, active.shared))
+            else:
+                fast.append((groups, key, active.columns, start, None))
+        if self.horizon is not None and not self.horizon_warned:
+            until = min(until, self.horizon)
+        self.fast, self.fast_from, self.fast_until = tuple(fast), t + 1, until
+
+    # ------------------------------------------------------------------ the general path
+    def apply(self, t: int, *, force_log: bool = False, log_at_end: bool = False, initial: bool = False) -> None:
+        """Write event ``t`` through the general path (plateau, checks, history), then arm the fast path."""
+        self.last_t = t
+        horizon = self.horizon
+        # The value held after the last step of a fit is no overrun: no warning for it.
+        if horizon is not None and t >= horizon and not self.horizon_warned and not self.host.training_ends():
+            self.horizon_warned = True
+            self.host.warn(
+                f"{self.who}: {self.interval} {t} is past the end of the schedule ({horizon} {self.interval}s); "
+                "holding its last value"
+            )
+        for active in self.actives:
+            offset = t - active.block_start
+            if active.multipliers is None and 0 <= offset < active.block_len:
+                values = active.row(offset)  # finite by construction
+            else:
+                values = self.values_at(active, t)
+            active.values = values
+            plain = active.plain
+            if plain is not None:  # float entries of param groups: written inline (saves a call per step)
+                key = plain[1]
+                for group, v in zip(plain[0], values):  # noqa: B905 - same length by construction
+                    group[key] = v
+            else:
+                active.bound.write(values)
+        self._report(t, force=force_log, log_at_end=log_at_end, initial=initial)
+        self._arm(t)
+
+    def values_at(self, active: Active, t: int) -> list[float]:
+        """Values at ``t`` outside the block: refill it, or evaluate one event; plateau and finiteness applied."""
+        try:
+            values = active.raw_values(t)
+        except ValueError as error:  # an overflow, named by the pure layer: say which callback and when
+            raise ValueError(f"{self.who} at {self.interval} {t}: {error}") from error
+        multipliers = active.multipliers
+        if multipliers is not None:
+            values = [apply_reduction(v, m, f) for v, m, f in zip(values, multipliers, active.floors, strict=True)]
+        for j, v in enumerate(values):
+            if not math.isfinite(v):
+                raise FloatingPointError(
+                    f"{self.who}: the schedule for {active.bound.labels[j]!r} gave {v!r} at "
+                    f"{self.interval} {t}; refusing to write a non-finite value"
+                )
+            if v < 0 and active.bound.non_negative:
+                raise ValueError(
+                    f"{self.who}: the schedule for {active.bound.labels[j]!r} ({active.key}) gave the "
+                    f"negative value {v!r} at {self.interval} {t}; refusing to write it (check the schedule's "
+                    "arguments: a negative floor, end value or min_lr)"
+                )
+        return values
+
+    # ------------------------------------------------------------------ reporting
+    def _report(self, t: int, *, force: bool, log_at_end: bool, initial: bool) -> None:
+        every = self.log_every
+        due = bool(every) and (force or t >= self.next_log_at)
+        if due:
+            self.next_log_at = (t // every + 1) * every
+        keep_rows = self.history is not None
+        if not (due or keep_rows):
+            return
+        # A value written after the last step is held (ignite's state schedulers are read then)
+        # but not logged: no step trains with it.
+        ends = self.host.training_ends()
+        log = due and (log_at_end or not ends)
+        # History, as ignite's param_history: a row per event, the value it trained with, or
+        # for values read after each event (state schedulers) the value written after it.
+        keep = keep_rows and not (initial if self.history_after_events else ends)
+        if log or keep:
+            self.record(log=log, keep=keep)
+
+    def snapshot(self) -> dict[str, float]:
+        """What each target holds, by label: the value written, or what a tensor or tuple entry reads back as."""
+        return {
+            label: value
+            for active in self.actives
+            for label, value in zip(
+                active.bound.labels, active.values if active.plain is not None else active.bound.read(), strict=True
+            )
+        }
+
+    def record(self, *, log: bool, keep: bool = False) -> None:
+        """Log what the targets hold now, and/or keep it as a history row."""
+        step = self.host.log_step()
+        metrics = self.snapshot()
+        if keep and self.history is not None:
+            row = {"step": float(step), "epoch": float(self.host.epoch()), **metrics}
+            if self.history and self.history[-1]["step"] == row["step"]:
+                self.history[-1] = row  # rewritten before its step trained (a plateau reduction): one row a step
+            else:
+                self.history.append(row)
+        if log:
+            muted = self.muted
+            logged = {k: v for k, v in metrics.items() if k not in muted} if muted else metrics
+            if logged:
+                self.host.log(logged, step)
+
+    @property
+    def armed(self) -> bool:
+        """Whether the fast path holds the coming events (for tests and benchmarks)."""
+        return bool(self.fast)
+
+    def drop(self, keep: list[Active]) -> None:
+        """Write only ``keep`` from now on (another callback took the rest over)."""
+        self.actives = keep
+        self.disarm()

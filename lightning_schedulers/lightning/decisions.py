@@ -1,0 +1,152 @@
+"""When plateau decisions happen in a Trainer fit, and what a checkpoint written between two hooks loses.
+
+A plateau callback decides after every validation run, or at the end of every training epoch
+(``check_on_train_epoch_end``); :class:`Decisions` keeps one fit's bookkeeping of that. The
+checks below read Lightning's loop state to tell whether a checkpoint written now falls between
+a batch and the validation (or epoch end) due after it, whose decision a resumed fit would skip.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.model_helpers import is_overridden
+
+from lightning_schedulers.engine.bindings import Active
+from lightning_schedulers.plateau import PlateauState
+
+if TYPE_CHECKING:
+    from lightning_schedulers.callbacks.plateau import _ReduceOnPlateau
+
+__all__ = [
+    "Decisions",
+    "epoch_end_due_now",
+    "extra_problem",
+    "has_validation",
+    "validation_due_now",
+    "warn_lost_decision",
+]
+
+
+class Decisions:
+    """Where and when one fit's plateau decisions happen (made when the fit starts, dropped with its run).
+
+    ``active`` is the bound target the reductions act on; ``metric_before`` / ``epoch_snapshot``
+    the monitor's value when a validation run / an epoch started (a value that is the same object
+    at its end was not logged again); ``epoch_deferred`` whether this epoch's decision waits for
+    metrics logged after this callback's hook.
+    """
+
+    __slots__ = (
+        "active",
+        "at_epoch_end",
+        "epoch_deferred",
+        "epoch_snapshot",
+        "metric_before",
+        "trainer",
+        "validates",
+        "validations_seen",
+    )
+
+    def __init__(self, trainer: pl.Trainer | None, at_epoch_end: bool, validates: bool) -> None:
+        self.trainer = trainer
+        self.at_epoch_end = at_epoch_end
+        self.validates = validates
+        self.active: Active | None = None
+        self.metric_before: Any = None
+        self.epoch_snapshot: Any = None
+        self.epoch_deferred = False
+        self.validations_seen = 0
+
+
+def has_validation(trainer: pl.Trainer) -> bool:
+    """Whether this fit runs validation at all (a ``validation_step`` and batches to run it on)."""
+    module = trainer.lightning_module
+    if module is None or not is_overridden("validation_step", module):
+        return False
+    return trainer.limit_val_batches != 0
+
+
+def validation_due_now(trainer: pl.Trainer) -> bool:
+    """Whether a checkpoint written now falls between a training batch and the validation due after it.
+
+    True only while the batch's ``on_train_batch_end`` runs (where ``ModelCheckpoint(every_n_train_steps)``
+    saves) and Lightning's loop will validate after it; a fit resumed from such a checkpoint skips
+    that validation.
+    """
+    try:
+        loop = trainer.fit_loop.epoch_loop
+        progress: Any = loop.batch_progress.total
+        fetcher = trainer.fit_loop._data_fetcher
+        if trainer.sanity_checking or fetcher is None or progress.processed != progress.completed + 1:
+            return False
+        return bool(loop._should_check_val_fx(fetcher))
+    except (AttributeError, TypeError):  # another Lightning version: cannot tell
+        return False
+
+
+def epoch_end_due_now(trainer: pl.Trainer) -> bool:
+    """Whether a checkpoint written now falls between an epoch's last training batch and the epoch's end.
+
+    True only while that batch's ``on_train_batch_end`` runs (where ``ModelCheckpoint(every_n_train_steps)``
+    saves); a fit resumed from such a checkpoint starts at the next epoch without ending this one.
+    """
+    try:
+        loop = trainer.fit_loop.epoch_loop
+        progress: Any = loop.batch_progress.total
+        if trainer.sanity_checking or progress.processed != progress.completed + 1:
+            return False
+        return bool(loop._num_ready_batches_reached())
+    except (AttributeError, TypeError):  # another Lightning version: cannot tell
+        return False
+
+
+def extra_problem(extra: dict[str, Any], mode: str) -> str | None:
+    """What is wrong with a plateau callback's ``extra`` checkpoint state, or ``None``."""
+    plateau = extra.get("plateau")
+    if plateau is None and not extra:
+        return None  # written before the fit bound anything
+    if not isinstance(plateau, dict):
+        return f"extra['plateau'] is {plateau!r}"
+    try:
+        PlateauState(mode).load_state_dict(plateau)
+    except (KeyError, TypeError, ValueError) as error:
+        return f"extra['plateau'] is {plateau!r} ({type(error).__name__}: {error})"
+    multipliers = extra.get("multipliers")
+    if multipliers is not None and (
+        not isinstance(multipliers, list)
+        or not all(isinstance(m, (int, float)) and not isinstance(m, bool) and 0 < m <= 1 for m in multipliers)
+    ):
+        return f"extra['multipliers'] is {multipliers!r}"
+    base = extra.get("base", {})
+    if not isinstance(base, dict):
+        return f"extra['base'] is {base!r}"
+    metric = extra.get("epoch_metric")
+    if metric is not None and (not isinstance(metric, (int, float)) or isinstance(metric, bool)):
+        return f"extra['epoch_metric'] is {metric!r}"
+    return None
+
+
+def warn_lost_decision(callback: _ReduceOnPlateau, restored: dict[str, Any], decision: int) -> None:
+    """A checkpoint written between a batch and the epoch end (or validation) due after it: that decision is lost."""
+    who, monitor = type(callback).__name__, callback.monitor
+    if restored.get("pending_epoch_end"):
+        rank_zero_warn(
+            f"{who}: the checkpoint was saved after the last training batch of an epoch, "
+            f"before the epoch's end; Lightning does not run that end when resuming, so the plateau decision "
+            f"it would have taken (decision {decision} on {monitor!r}) is lost and later "
+            "reductions may differ from an uninterrupted fit. Save checkpoints at the end of epochs instead: "
+            "ModelCheckpoint(save_on_train_epoch_end=True), or an every_n_train_steps that does not end an "
+            "epoch."
+        )
+    if restored.get("pending_validation"):
+        rank_zero_warn(
+            f"{who}: the checkpoint was saved after the last training batch before a "
+            f"validation run, before that run; Lightning does not run it when resuming, so the plateau "
+            f"decision it would have taken (decision {decision} on {monitor!r}) is lost "
+            "and later reductions may differ from an uninterrupted fit. Save checkpoints after validation "
+            "instead: ModelCheckpoint(monitor=...) or every_n_epochs, or an every_n_train_steps that is not "
+            "a multiple of the validation interval."
+        )
