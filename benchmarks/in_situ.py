@@ -16,6 +16,11 @@ a CSV logger, ``log_every_n_steps=50``). Contenders, interleaved round by round 
 A fit is longer than one block of precomputed values (4,096 steps), so the in-fit refill of the
 blocks is in the per-batch numbers.
 
+With ``--groups N`` (N > 1) a second table times the same fits on a model with N param groups
+(layer-wise lr decay has one per layer): **ours** is ``ls.CosineAnnealingLR`` over every group,
+**floor** a hand-written callback that computes the cosine factor once and writes
+``base * factor`` into each group, logging every 50 steps.
+
 Every timed function goes through the same wrapper, so the wrapper's own cost is in every number;
 two empty callbacks (one and two timed per-batch hooks) measure it, and a second table subtracts it.
 Run: ``python benchmarks/in_situ.py [--batches 5000 --rounds 7]`` (about five minutes on 2 cores).
@@ -106,6 +111,40 @@ class Floor2(Floor):
                 logger.log_metrics({"lr-SGD": lr, "lr-SGD-momentum": momentum}, step=t)
 
 
+class FloorGroups(Floor):
+    """The floor for many param groups: one cosine factor, ``base * factor`` written into each group."""
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self.bases = [float(g["lr"]) for g in self.groups]
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, i: int) -> None:
+        t = trainer.global_step
+        factor = 0.01 + (1.0 - 0.01) * 0.5 * (1.0 + math.cos(math.pi * t / self.total))
+        for group, base in zip(self.groups, self.bases):  # noqa: B905
+            group["lr"] = base * factor
+        if t % 50 == 0:
+            for logger in trainer.loggers:
+                logger.log_metrics({f"lr-SGD/pg{j + 1}": g["lr"] for j, g in enumerate(self.groups)}, step=t)
+
+
+class Grouped(pl.LightningModule):
+    """A tiny model whose optimizer has ``groups`` param groups (one scalar parameter each)."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.weights = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(())) for _ in range(groups)])
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        w = torch.stack(list(self.weights)).sum()
+        return torch.nn.functional.mse_loss(x.sum(dim=1, keepdim=True) * w, y)
+
+    def configure_optimizers(self) -> Any:
+        groups = [{"params": [w], "lr": 0.1 * 0.9**j} for j, w in enumerate(self.weights)]
+        return torch.optim.SGD(groups, lr=0.1)
+
+
 class Empty1(pl.Callback):
     """Calibration: what the timing wrapper costs in situ around one empty per-batch hook."""
 
@@ -120,7 +159,7 @@ class Empty2(Empty1):
         pass
 
 
-def fit(kind: str, batches: int) -> tuple[float, float]:
+def fit(kind: str, batches: int, groups: int = 1) -> tuple[float, float]:
     """Microseconds per batch spent in the contender's hooks during one fit, and in its on_train_start."""
     x, y = torch.randn(batches, 4), torch.randn(batches, 1)
     clock, start = Clock(), Clock()
@@ -137,6 +176,10 @@ def fit(kind: str, batches: int) -> tuple[float, float]:
         callbacks = [Empty2()]
     elif kind == "floor, 2 keys":
         callbacks = [Floor2(batches)]
+    elif kind == "ours: CosineAnnealingLR, groups":
+        callbacks = [ls.CosineAnnealingLR(T_max=batches, eta_min=0.001, interval="step")]
+    elif kind == "floor, groups":
+        callbacks = [FloorGroups(batches)]
     else:
         callbacks = [Floor(batches)]
     for callback in callbacks:
@@ -159,7 +202,8 @@ def fit(kind: str, batches: int) -> tuple[float, float]:
         )
         if kind == "built-in":  # Lightning steps the torch scheduler here, once per batch
             clock.wrap(trainer.fit_loop.epoch_loop, "update_lr_schedulers")
-        trainer.fit(Tiny(kind == "built-in", batches), DataLoader(TensorDataset(x, y), batch_size=1))
+        model = Grouped(groups) if kind.endswith("groups") else Tiny(kind == "built-in", batches)
+        trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=1))
     return clock.ns / 1e3 / batches, start.ns / 1e3
 
 
@@ -167,6 +211,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--groups", type=int, default=0, help="also time a model with this many param groups")
     args = parser.parse_args()
     kinds = (
         "ours: OneCycleLR",
@@ -179,9 +224,12 @@ def main() -> None:
     )
     times: dict[str, list[float]] = {k: [] for k in kinds}
     starts: dict[str, list[float]] = {k: [] for k in kinds}
+    grouped = ("ours: CosineAnnealingLR, groups", "floor, groups") if args.groups > 1 else ()
+    times.update({k: [] for k in grouped})
+    starts.update({k: [] for k in grouped})
     for _ in range(args.rounds):
-        for kind in kinds:
-            per_batch, once = fit(kind, args.batches)
+        for kind in kinds + grouped:
+            per_batch, once = fit(kind, args.batches, args.groups)
             times[kind].append(per_batch)
             starts[kind].append(once)
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -212,6 +260,13 @@ def main() -> None:
     ):
         net = med[kind] - med[empty]
         print(f"| {kind} | {net:.2f} | {floor} | {net / floors[floor]:.2f} |")
+    if grouped:
+        ours, floor_g = (statistics.median(times[k]) for k in grouped)
+        print(f"\n{args.groups} param groups (µs per batch inside the hooks, wrapper included):")
+        print("| contender | µs per batch | / floor |")
+        print("|---|---|---|")
+        print(f"| ours: CosineAnnealingLR | {ours:.2f} | {ours / floor_g:.2f} |")
+        print(f"| floor: base * factor | {floor_g:.2f} | 1.00 |")
 
 
 if __name__ == "__main__":

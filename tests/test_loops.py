@@ -1,4 +1,4 @@
-"""The loop adapter (``callback.bind``) against the Trainer callback: same values, exact resume, plateau, two optimizers."""
+"""The loop adapter (callback.bind) against the Trainer callback: same values, exact resume, plateau, optimizers."""
 
 from __future__ import annotations
 
