@@ -1,8 +1,9 @@
 """The pure layer, measured: ``simulate`` against plain numpy, ``value(10**12)``, import times.
 
 1. ``simulate`` of 1,000,000 steps against a plain numpy formula of the same shape, written out here
-   (the textbook form, no validation), interleaved round after round in one process; medians and
-   the ratio ours / numpy.
+   (the textbook form, no validation; a piecewise shape evaluates each piece on its own slice of
+   the sorted steps, as ours does, and one cosine per step), interleaved round after round in one
+   process; medians and the ratio ours / numpy.
 2. ``value(10**12)`` for every schedule class of the pure layer: median microseconds per call.
 3. Import times, in fresh interpreters: ``lightning_schedulers.schedules`` (the pure layer), the
    package itself (lazy), and the package with its first callback (torch and Lightning load).
@@ -62,20 +63,29 @@ def simulate_cases(n: int) -> dict[str, tuple[Callable[[], object], Callable[[],
         return 0.1 + ((0.001 - 0.1) / 2) * (1 - np.cos(np.pi * e / (n // 4)))
 
     def np_warmup_cosine() -> object:
+        # Each phase's formula on its own steps (a sorted axis splits into slices): no branch is
+        # evaluated where it is not taken.
         t = np.arange(n, dtype=np.float64)
-        cosine = 0.5 * (1 + np.cos(np.pi * (t - w) / (n - w)))
-        return 0.1 * np.where(t < w, t / w, cosine)
+        out = np.empty(n)
+        out[:w] = 0.1 * (t[:w] / w)
+        out[w:] = 0.1 * (0.5 * (1 + np.cos(np.pi * (t[w:] - w) / (n - w))))
+        return out
+
+    def one_cycle(t: np.ndarray, start: float, peak: float, end: float) -> np.ndarray:
+        # torch's two phases, each annealed with torch's cosine on its own steps, as above.
+        up = 0.3 * n - 1
+        k = int(up) + 1  # the steps <= up
+        out = np.empty(n)
+        out[:k] = peak + (start - peak) / 2 * (np.cos(np.pi * (t[:k] / up)) + 1)
+        out[k:] = end + (peak - end) / 2 * (np.cos(np.pi * ((t[k:] - up) / (n - 1 - up))) + 1)
+        return out
 
     def np_one_cycle() -> object:
+        return one_cycle(np.arange(n, dtype=np.float64), 0.004, 0.1, 4e-7)
+
+    def np_one_cycle_momentum() -> object:
         t = np.arange(n, dtype=np.float64)
-        up = 0.3 * n - 1
-        pct = np.where(t <= up, t / up, (t - up) / (n - 1 - up))
-        lo, hi, floor = 0.004, 0.1, 4e-7
-        return np.where(
-            t <= up,
-            hi + (lo - hi) / 2 * (np.cos(np.pi * pct) + 1),
-            floor + (hi - floor) / 2 * (np.cos(np.pi * pct) + 1),
-        )
+        return np.stack([one_cycle(t, 0.004, 0.1, 4e-7), one_cycle(t, 0.95, 0.85, 0.95)], axis=1)
 
     def np_step() -> object:
         t = np.arange(n, dtype=np.float64)
@@ -84,13 +94,15 @@ def simulate_cases(n: int) -> dict[str, tuple[Callable[[], object], Callable[[],
     cosine = ls.ScheduleCallback(s.Cosine(0.1, 0.001, n))
     cyclical = ls.CosineAnnealingScheduler("lr", 0.1, 0.001, cycle_size=n // 4)
     warmup = ls.WarmupCosineLR(warmup_steps=w, total_steps=n)
-    one_cycle = ls.OneCycleLR(max_lr=0.1, total_steps=n, cycle_momentum=False)
+    one_cycle_lr = ls.OneCycleLR(max_lr=0.1, total_steps=n, cycle_momentum=False)
+    one_cycle_both = ls.OneCycleLR(max_lr=0.1, total_steps=n)  # lr and momentum: shape (n, 2)
     step = ls.StepLR(step_size=n // 10, gamma=0.5, interval="step")
     return {
         "cosine (ScheduleCallback)": (lambda: cosine.simulate(n), np_cosine),
         "ignite cosine cycles": (lambda: cyclical.simulate(n), np_cyclical),
         "warmup-cosine (WarmupCosineLR)": (lambda: warmup.simulate(n, initial=0.1), np_warmup_cosine),
-        "OneCycleLR": (lambda: one_cycle.simulate(n), np_one_cycle),
+        "OneCycleLR": (lambda: one_cycle_lr.simulate(n), np_one_cycle),
+        "OneCycleLR (lr and momentum)": (lambda: one_cycle_both.simulate(n), np_one_cycle_momentum),
         "StepLR": (lambda: step.simulate(n, initial=0.1), np_step),
     }
 

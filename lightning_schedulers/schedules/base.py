@@ -1,19 +1,20 @@
 """The :class:`Schedule` base class: one vectorised formula per schedule, evaluated for one event or many.
 
-A schedule writes its arithmetic once, in ``_values(ts)`` (numpy, float64 event indices).
-``value(t)`` runs that same function on a one-element array and ``values(ts)`` on many, so the two
-return identical floats on every CPU: numpy's SIMD kernels (AVX2 or AVX-512) treat the last,
-partial vector of an array with the same instructions as the full ones. Nothing here imports torch
-or Lightning.
+A schedule writes its arithmetic once, in ``_values(ts)`` (numpy, float64 event indices), or in
+``_values_into(ts, out)`` where it works in place. ``value(t)`` runs that same code on a
+one-element array and ``values(ts)`` on many, so the two return identical floats on every CPU:
+numpy's SIMD kernels (AVX2 or AVX-512) treat the last, partial vector of an array with the same
+instructions as the full ones. Nothing here imports torch or Lightning.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -33,15 +34,57 @@ def times(ts: ArrayLike) -> FloatArray:
     return arr.astype(np.float64, copy=False)
 
 
-def floor_div(t: FloatArray, period: Any) -> FloatArray:
+def floor_div(t: FloatArray, period: Any, out: FloatArray | None = None) -> FloatArray:
     """``t // period`` for event counts ``0 <= t <= 2**53`` and a positive integral ``period``, exactly.
 
     numpy's float ``//`` follows Python's ``divmod`` and costs several times a division; the
-    rounded quotient is at most one too large, which the correction removes.
+    rounded quotient is at most one too large, which the correction removes. The correction is
+    needed only from ``|t| + period >= 2**53`` on: below, ``t / period`` is at least
+    ``1 / period`` from the next integer, more than half an ulp, so it never rounds up to it. On
+    many events two reductions decide, and the quotient is computed in place (``out=t`` divides
+    in t's memory; use the result): each temporary of a simulation is megabytes of fresh memory.
     """
-    k = np.floor(t / period)
-    out: FloatArray = k - (k * period > t)
-    return out
+    if t.size <= 8 or max(float(t.max()), -float(t.min())) + period >= 2.0**53:  # NaN: False, as below
+        k = np.floor(t / period)
+        corrected: FloatArray = k - (k * period > t)
+        return corrected
+    quotient: FloatArray = np.divide(t, period, out=out)
+    return np.floor(quotient, out=quotient)
+
+
+def floor_mod(t: FloatArray, period: Any, out: FloatArray | None = None) -> FloatArray:
+    """``t - period * floor_div(t, period)``: the position within a period, exactly (same conditions).
+
+    ``out=t`` works in place.
+    """
+    k = floor_div(t, period)
+    k *= period
+    result: FloatArray = np.subtract(t, k, out=k if out is None else out)
+    return result
+
+
+_Into = TypeVar("_Into", bound=Callable[..., None])
+
+
+def one_as_two(into: _Into) -> _Into:
+    """Run a ``_values_into`` written with in-place ufuncs on two copies of a lone event (``value(t)``).
+
+    numpy's in-place ufuncs take a slow path on a one-element array (twice the time: the overlap
+    test fails on its zero stride), which ``value(t)`` would pay at every operation; on two
+    elements they take the fast one. The formula is elementwise: the copy gets the very float the
+    lone event would. Only for formulas without user functions (called twice otherwise).
+    """
+
+    @functools.wraps(into)
+    def wrapper(self: Schedule, ts: FloatArray, out: FloatArray) -> None:
+        if ts.shape == (1,):
+            pair = np.empty(2, dtype=np.float64)
+            into(self, np.repeat(ts, 2), pair)
+            out[0] = pair[0]
+        else:
+            into(self, ts, out)
+
+    return cast("_Into", wrapper)
 
 
 def segments(ts: FloatArray, edges: Any, side: Literal["left", "right"] = "right") -> list[Any]:
@@ -51,6 +94,12 @@ def segments(ts: FloatArray, edges: Any, side: Literal["left", "right"] = "right
     ``side`` says where an event equal to an edge goes). Sorted times (a simulation, a block of
     the hot path) give slices, which are views; other times give boolean masks.
     """
+    if ts.ndim == 1 and 0 < ts.size <= 2 and ts[0] == ts[-1]:
+        # value(t), alone or as two copies (one_as_two): placed in Python, in half the time.
+        x, n = float(ts[0]), ts.size
+        bounds_list = np.asarray(edges, dtype=np.float64).tolist()
+        piece = sum(bool(x > e) if side == "left" else bool(x >= e) for e in bounds_list)
+        return [slice(0, n) if i == piece else slice(0, 0) for i in range(len(bounds_list) + 1)]
     bounds = np.asarray(edges, dtype=np.float64)
     flat = ts.reshape(-1)
     if ts.ndim == 1 and (flat.size < 2 or bool((flat[1:] >= flat[:-1]).all())):
@@ -59,6 +108,48 @@ def segments(ts: FloatArray, edges: Any, side: Literal["left", "right"] = "right
         return [slice(a, b) for a, b in itertools.pairwise(cuts)]
     index = np.searchsorted(bounds, ts, side=side)
     return [index == i for i in range(len(bounds) + 1)]
+
+
+def in_pieces(
+    v: FloatArray,
+    edges: Any,
+    side: Literal["left", "right"],
+    formulas: Sequence[Callable[[FloatArray], object]],
+) -> FloatArray:
+    """Run ``formulas[i]`` in place on piece ``i`` of ``v`` (the pieces of :func:`segments`); return ``v``.
+
+    A piecewise schedule then evaluates each piece's formula on that piece's events only, where
+    ``np.where`` would evaluate every branch on every event. ``v`` is an array the caller owns (it
+    is overwritten); a formula works in place on the array it is given (``out=``). Sorted times
+    give views, worked on directly; a mask's events are gathered and written back.
+    """
+    for formula, piece in zip(formulas, segments(v, edges, side), strict=True):
+        if isinstance(piece, slice):
+            if piece.start < piece.stop:
+                formula(v[piece])
+        elif piece.any():
+            part = v[piece]
+            formula(part)
+            v[piece] = part
+    return v
+
+
+def integral_map(k: FloatArray, formula: Callable[[FloatArray], FloatArray]) -> FloatArray:
+    """``formula(k)`` for an elementwise ``formula`` and a ``k`` that holds still over long runs (a staircase).
+
+    Where ``k`` changes fewer than ``len(k) / 64`` times, ``formula`` runs once per run and its
+    value is written over the run, in ``k``'s memory (the caller gives ``k`` up): a slice fill
+    costs a fraction of a power and needs no temporary. ``formula`` is elementwise, so each event
+    gets the very float it would get on its own.
+    """
+    if k.ndim == 1 and k.size >= 64:
+        starts = np.flatnonzero(k[1:] != k[:-1]) + 1  # NaN != NaN: every NaN is a run of its own
+        if len(starts) < k.size // 64:  # ~0.3 us a run against ~5 ns a power: fewer runs, less time
+            bounds = [0, *starts.tolist(), k.size]
+            for value, a, b in zip(formula(k[bounds[:-1]]).tolist(), bounds[:-1], bounds[1:], strict=True):
+                k[a:b] = value
+            return k
+    return formula(k)
 
 
 def set_field(obj: object, name: str, value: Any) -> None:
@@ -90,10 +181,20 @@ class Schedule:
         """Return the value at event index ``t``: ``values`` on a one-element array."""
         return finite_or_raise(self, float(self._values(np.array((t,), dtype=np.float64))[0]), int(t))
 
-    def values(self, ts: ArrayLike) -> FloatArray:
-        """Return the values at every event index of ``ts`` as a float64 array."""
+    def values(self, ts: ArrayLike, out: FloatArray | None = None) -> FloatArray:
+        """Return the values at every event index of ``ts`` as a float64 array.
+
+        ``out``: a float64 array of ``ts``'s shape to write them into (and return), such as a
+        column of a Fortran-ordered table: several schedules then fill one table, without a
+        stacking copy. A contiguous ``out`` gets the very floats a new array would.
+        """
         arr = times(ts)
-        out = self._values(arr)
+        if out is None:
+            out = self._values(arr)
+        elif out.dtype != np.float64 or out.shape != arr.shape:
+            raise ValueError(f"`out` must be a float64 array of shape {arr.shape}, got {out.dtype} {out.shape}")
+        else:
+            self._values_into(arr, out)
         # A sum is finite only if every term is; the elementwise test runs only when it is not.
         if not math.isfinite(float(np.add.reduce(out, axis=None))) and not np.isfinite(out).all():
             bad = int(np.argmin(np.isfinite(out).reshape(-1)))
@@ -101,7 +202,20 @@ class Schedule:
         return out
 
     def _values(self, ts: FloatArray) -> FloatArray:
-        raise NotImplementedError
+        out = np.empty(ts.shape, dtype=np.float64)
+        self._values_into(ts, out)
+        return out
+
+    def _values_into(self, ts: FloatArray, out: FloatArray) -> None:
+        """Write the values at ``ts`` into ``out`` (same shape, not overlapping ``ts``).
+
+        A schedule defines this or ``_values``, not both. Composites write their parts into their
+        own output through it (a join's pieces, a scale): no temporary of a simulation's size per
+        level, and a formula written in place needs none at all.
+        """
+        if type(self)._values is Schedule._values:
+            raise NotImplementedError(f"{type(self).__name__} defines neither _values nor _values_into")
+        out[...] = self._values(ts)
 
     def overflow_error(self, t: int, got: float) -> ValueError:
         """The error for a non-finite value ``got`` at event ``t``, naming the arguments behind it."""

@@ -90,15 +90,20 @@ class Join(Schedule):
         set_field(self, "schedules", scheds)
         set_field(self, "boundaries", tuple(bounds))
 
-    def _values(self, ts: FloatArray) -> FloatArray:
+    def _values_into(self, ts: FloatArray, out: FloatArray) -> None:
         if len(self.schedules) == 1:
-            return self.schedules[0]._values(ts)
-        out = np.empty(ts.shape, dtype=np.float64)
+            self.schedules[0]._values_into(ts, out)
+            return
         for i, (schedule, piece) in enumerate(zip(self.schedules, segments(ts, self.boundaries), strict=True)):
             local = ts[piece]
-            if local.size:
-                out[piece] = schedule._values(local - (self.boundaries[i - 1] if i else 0))
-        return out
+            if not local.size:
+                continue
+            if i:
+                local = local - self.boundaries[i - 1]
+            if isinstance(piece, slice):  # sorted times: the piece writes straight into its view
+                schedule._values_into(local, out[piece])
+            else:
+                out[piece] = schedule._values(local)
 
 
 @dataclass(frozen=True, repr=False)
@@ -234,11 +239,10 @@ class Product(Schedule):
     def __post_init__(self) -> None:
         set_field(self, "factors", _check_schedules("factors", self.factors))
 
-    def _values(self, ts: FloatArray) -> FloatArray:
-        result = np.ones(ts.shape, dtype=np.float64)
-        for factor in self.factors:
-            result *= factor._values(ts)
-        return result
+    def _values_into(self, ts: FloatArray, out: FloatArray) -> None:
+        self.factors[0]._values_into(ts, out)
+        for factor in self.factors[1:]:
+            out *= factor._values(ts)
 
 
 @dataclass(frozen=True)
@@ -261,9 +265,9 @@ class Scale(Schedule):
         check_schedule("schedule", self.schedule)
         set_field(self, "factor", check_float("factor", self.factor))
 
-    def _values(self, ts: FloatArray) -> FloatArray:
-        out: FloatArray = self.factor * self.schedule._values(ts)
-        return out
+    def _values_into(self, ts: FloatArray, out: FloatArray) -> None:
+        self.schedule._values_into(ts, out)
+        out *= self.factor
 
 
 @dataclass(frozen=True)
@@ -292,13 +296,12 @@ class Clamp(Schedule):
         if self.lower is not None and self.upper is not None and self.lower > self.upper:
             raise ValueError(f"`lower` must be <= `upper`, got lower={self.lower!r}, upper={self.upper!r}")
 
-    def _values(self, ts: FloatArray) -> FloatArray:
-        v = self.schedule._values(ts)
+    def _values_into(self, ts: FloatArray, out: FloatArray) -> None:
+        self.schedule._values_into(ts, out)
         if self.lower is not None:
-            v = np.where(v < self.lower, self.lower, v)
+            np.copyto(out, self.lower, where=out < self.lower)
         if self.upper is not None:
-            v = np.where(v > self.upper, self.upper, v)
-        return v
+            np.copyto(out, self.upper, where=out > self.upper)
 
 
 @dataclass(frozen=True)
@@ -318,8 +321,8 @@ class Shift(Schedule):
         check_schedule("schedule", self.schedule)
         set_field(self, "offset", check_int("offset", self.offset, minimum=-(2**53)))
 
-    def _values(self, ts: FloatArray) -> FloatArray:
-        return self.schedule._values(ts + self.offset)
+    def _values_into(self, ts: FloatArray, out: FloatArray) -> None:
+        self.schedule._values_into(ts + self.offset, out)
 
 
 @dataclass(frozen=True, repr=False)

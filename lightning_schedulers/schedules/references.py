@@ -8,6 +8,7 @@ growth, a table of one row per cycle, bounded by the 2**53 events float64 can co
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ from lightning_schedulers.schedules.base import (
     callable_name,
     check_callable,
     floor_div,
-    segments,
+    floor_mod,
+    in_pieces,
+    one_as_two,
     set_field,
     user_values,
 )
@@ -224,20 +227,30 @@ class OneCycle(Schedule):
             begin = end
         set_field(self, "_phases", tuple(phases))
 
-    def _values(self, ts: FloatArray) -> FloatArray:
-        step = np.minimum(np.maximum(ts, 0.0), int(self.total_steps) - 1)
-        out = np.empty(ts.shape, dtype=np.float64)
+    @one_as_two
+    def _values_into(self, ts: FloatArray, out: FloatArray) -> None:
+        step = np.maximum(ts, 0.0, out=out)  # worked on in place, phase by phase
+        np.minimum(step, int(self.total_steps) - 1, out=step)
+        begins = [0.0, *(end for end, _, _ in self._phases[:-1])]
+        phases = [
+            functools.partial(self._phase, begin, *phase) for begin, phase in zip(begins, self._phases, strict=True)
+        ]
         # A step belongs to the first phase whose (float) end it does not pass; the last takes the rest.
-        pieces = segments(step, [end for end, _, _ in self._phases[:-1]], side="left")
-        begin = 0.0
-        for (end, v0, v1), piece in zip(self._phases, pieces, strict=True):
-            pct = (step[piece] - begin) / (end - begin)
-            if self.anneal == "cos":
-                out[piece] = v1 + (v0 - v1) / 2.0 * (np.cos(math.pi * pct) + 1)
-            else:
-                out[piece] = (v1 - v0) * pct + v0
-            begin = end
-        return out
+        in_pieces(step, begins[1:], "left", phases)
+
+    def _phase(self, begin: float, end: float, v0: float, v1: float, x: FloatArray) -> None:
+        """Anneal from ``v0`` to ``v1`` over the steps ``x`` of one phase (torch's formulas), in place."""
+        x -= begin
+        x /= end - begin  # pct
+        if self.anneal == "cos":  # v1 + (v0 - v1) / 2 * (cos(pi pct) + 1)
+            x *= math.pi
+            np.cos(x, out=x)
+            x += 1
+            x *= (v0 - v1) / 2.0
+            x += v1
+        else:  # (v1 - v0) * pct + v0
+            x *= v1 - v0
+            x += v0
 
 
 @dataclass(frozen=True)
@@ -404,16 +417,23 @@ class CyclicalAnneal(Schedule):
             table["arrays"] = tuple(np.asarray(x, dtype=np.float64) for x in (begins, sizes, warmups))
         return table
 
-    def _cycles(self, t: FloatArray) -> tuple[FloatArray, FloatArray, Any, Any]:
-        """Per event: the cycle index, the cycle's first event, its size and its warmup."""
+    def _cycles(self, t: FloatArray) -> tuple[FloatArray | None, FloatArray, Any, Any]:
+        """Per event: the cycle index, the position in the cycle, the cycle's size and its warmup.
+
+        The index is ``None`` where no multiplier needs it; the position is in ``t``'s memory,
+        which the caller gives up.
+        """
         size0, warmup0 = int(self.cycle_size), int(self.warmup_duration)
         periodic = self.cycle_mult == 1.0 or (
             int(min(size0 * self.cycle_mult, MAX_EVENTS)) == size0
             and int(min(warmup0 * self.cycle_mult, MAX_EVENTS)) == warmup0
         )
         if periodic:
-            k = floor_div(t, size0 + warmup0)
-            return k, k * (size0 + warmup0), float(size0), float(warmup0)
+            period = size0 + warmup0
+            if self.start_value_mult == 1.0 and self.end_value_mult == 1.0:
+                return None, floor_mod(t, period, out=t), float(size0), float(warmup0)
+            k = floor_div(t, period)
+            return k, np.subtract(t, k * period, out=t), float(size0), float(warmup0)
         table = self._grow_table(float(t.max()) if t.size else 0.0)
         begins, sizes, warmups = table["arrays"]
         row = np.searchsorted(begins, t, side="right") - 1
@@ -422,28 +442,44 @@ class CyclicalAnneal(Schedule):
             period = sizes[-1] + warmups[-1]
             extra = np.where(row == len(begins) - 1, floor_div(t - begins[-1], period), 0.0)
             k, begin = k + extra, begin + extra * period
-        return k, begin, sizes[row], warmups[row]
+        return k, np.subtract(t, begin, out=t), sizes[row], warmups[row]
 
-    def _values(self, ts: FloatArray) -> FloatArray:
-        t = np.minimum(np.maximum(ts, 0.0), MAX_EVENTS)
-        k, begin, size, warmup = self._cycles(t)
+    @one_as_two
+    def _values_into(self, ts: FloatArray, out: FloatArray) -> None:
+        t = np.maximum(ts, 0.0, out=out)
+        np.minimum(t, MAX_EVENTS, out=t)
+        k, e, size, warmup = self._cycles(t)
         with np.errstate(over="ignore", invalid="ignore"):  # values() reports an overflow by name
-            # Without multipliers the values are the arguments (no power of 1.0 per event).
+            # Without multipliers the values are the arguments (no power of 1.0 per event, no k).
             svm, evm = self.start_value_mult, self.end_value_mult
-            s_before: Any = self.start_value * np.power(svm, k) if svm != 1.0 else self.start_value
+            s_before: Any = self.start_value
+            end: Any = self.end_value
+            if k is not None:
+                s_before = self.start_value * np.power(svm, k) if svm != 1.0 else s_before
+                end = self.end_value * np.power(evm, k) if evm != 1.0 else end
             s_after = s_before * svm
-            end: Any = self.end_value * np.power(evm, k) if evm != 1.0 else self.end_value
-            e = t - begin
             start = s_before if svm == 1.0 else np.where(e < size, s_before, s_after)
-            progress = e / size
-            if self.shape == "cosine":
-                curve = start + ((end - start) / 2) * (1 - np.cos(math.pi * progress))
-            elif self.shape == "linear_monotonic":
-                curve = start + (end - start) * progress
-            else:
-                curve = end + (start - end) * np.abs(progress - 0.5) * 2
-            if np.ndim(warmup) == 0 and warmup == 0:
-                return np.asarray(curve, dtype=np.float64)  # no warmup: e never passes the cycle size
-            warm = end + (s_after - end) * ((e - size) / np.maximum(warmup, 1.0))
-        out: FloatArray = np.where(e > size, warm, curve)
-        return out
+            warm, in_warmup = None, None
+            if not (np.ndim(warmup) == 0 and warmup == 0):  # else e never passes the cycle size
+                warm = end + (s_after - end) * ((e - size) / np.maximum(warmup, 1.0))
+                in_warmup = e > size
+            # The curve, in place over e: each temporary of a simulation is megabytes of fresh memory.
+            x = e
+            x /= size  # progress
+            if self.shape == "cosine":  # start + (end - start) / 2 * (1 - cos(pi progress))
+                x *= math.pi
+                np.cos(x, out=x)
+                np.subtract(1, x, out=x)
+                x *= (end - start) / 2
+                x += start
+            elif self.shape == "linear_monotonic":  # start + (end - start) * progress
+                x *= end - start
+                x += start
+            else:  # end + (start - end) * |progress - 0.5| * 2
+                x -= 0.5
+                np.abs(x, out=x)
+                x *= start - end
+                x *= 2
+                x += end
+            if warm is not None:
+                np.copyto(x, warm, where=in_warmup)

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lightning_schedulers._validation import check_bool, check_float, check_sequence
-from lightning_schedulers.schedules.base import FloatArray, Schedule, floor_div, set_field
+from lightning_schedulers.schedules.base import (
+    FloatArray,
+    Schedule,
+    floor_div,
+    floor_mod,
+    in_pieces,
+    integral_map,
+    one_as_two,
+    set_field,
+)
 from lightning_schedulers.schedules.durations import (
     Duration,
     TrainingFraction,
@@ -113,20 +122,35 @@ class Cosine(Schedule):
         set_field(self, "steps", check_duration("steps", self.steps, minimum=1))
         check_bool("periodic", self.periodic)
 
-    def _values(self, ts: FloatArray) -> FloatArray:
+    @one_as_two
+    def _values_into(self, ts: FloatArray, out: FloatArray) -> None:
         steps = int(self.steps)
-        u = np.maximum(ts, 0.0)
+        u = np.maximum(ts, 0.0, out=out)  # worked on in place, piece by piece
         if self.periodic:
-            u = u - (2 * steps) * floor_div(u, 2 * steps)
-            u = np.where(u > steps, 2 * steps - u, u)
+            floor_mod(u, 2 * steps, out=u)
+            np.subtract(2 * steps, u, out=u, where=u > steps)
         else:
-            u = np.minimum(u, steps)
-        # First half: start - d * sin(pi u / 2n)**2; second half: end + d * sin(pi (n - u) / 2n)**2.
-        head = 2.0 * u <= steps
-        s = np.sin(math.pi * np.minimum(u, steps - u) / (2.0 * steps))
+            np.minimum(u, steps, out=u)
         d = self.start - self.end
-        out: FloatArray = np.where(head, self.start, self.end) + np.where(head, -d, d) * (s * s)
-        return out
+
+        def sin_squared(x: FloatArray) -> None:  # sin(pi x / 2n)**2
+            x *= math.pi
+            x /= 2.0 * steps
+            np.sin(x, out=x)
+            x *= x
+
+        def head(x: FloatArray) -> None:  # start - d * sin(pi u / 2n)**2
+            sin_squared(x)
+            x *= -d
+            x += self.start
+
+        def tail(x: FloatArray) -> None:  # end + d * sin(pi (n - u) / 2n)**2
+            np.subtract(steps, x, out=x)
+            sin_squared(x)
+            x *= d
+            x += self.end
+
+        in_pieces(u, [steps / 2], "left", (head, tail))  # 2u <= n is the head
 
 
 @dataclass(frozen=True)
@@ -188,8 +212,15 @@ class Exponential(Schedule):
         set_field(self, "_p_max", p_max)
 
     def _values(self, ts: FloatArray) -> FloatArray:
-        p = np.maximum(ts - self.begin, 0.0)
-        p = floor_div(p, int(self.steps)) if self.staircase else p / self.steps
+        p = np.subtract(ts, int(self.begin))
+        np.maximum(p, 0.0, out=p)
+        if self.staircase:
+            return integral_map(floor_div(p, int(self.steps), out=p), self._at)
+        p /= self.steps
+        return self._at(p)
+
+    def _at(self, p: FloatArray) -> FloatArray:
+        """The value at exponent ``p`` (elementwise)."""
         with np.errstate(over="ignore"):  # growth with end=inf: values() reports the overflow by name
             v = self.start * np.power(self.rate, np.minimum(p, self._p_max))
         if self.end is None:
@@ -228,7 +259,12 @@ class Step(Schedule):
         set_field(self, "step_size", check_duration("step_size", self.step_size, minimum=1))
 
     def _values(self, ts: FloatArray) -> FloatArray:
-        v: FloatArray = self.start * np.power(self.gamma, floor_div(np.maximum(ts, 0.0), int(self.step_size)))
+        k = np.maximum(ts, 0.0)
+        return integral_map(floor_div(k, int(self.step_size), out=k), self._at)
+
+    def _at(self, k: FloatArray) -> FloatArray:
+        """The value after ``k`` decays (elementwise)."""
+        v: FloatArray = self.start * np.power(self.gamma, k)
         return v
 
 
@@ -261,7 +297,10 @@ class MultiStep(Schedule):
 
     def _values(self, ts: FloatArray) -> FloatArray:
         k = np.searchsorted(np.asarray(self.milestones, dtype=np.float64), ts, side="right")
-        return self.start * np.power(self.gamma, k.astype(np.float64))
+        # One value per count of milestones passed, read by every event (a gather, not a power each).
+        table = self.start * np.power(self.gamma, np.arange(len(self.milestones) + 1, dtype=np.float64))
+        out: FloatArray = table.take(k)
+        return out
 
 
 @dataclass(frozen=True)
