@@ -35,6 +35,12 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "lightning_schedulers.callbacks.base": ("SchedulerCallback",),
     "lightning_schedulers.callbacks.generic": ("ScheduleCallback",),
     "lightning_schedulers.callbacks.plateau": ("ReduceAttributeOnPlateau", "ReduceLROnPlateau"),
+    "lightning_schedulers.families.bolts": (
+        "LinearWarmupCosineAnnealingLR",
+        "LinearWarmupDecayLR",
+        "linear_warmup_decay",
+    ),
+    "lightning_schedulers.families.deepspeed": ("LRRangeTest", "WarmupDecayLR", "WarmupLR"),
     "lightning_schedulers.families.ignite": (
         "ConcatScheduler",
         "CosineAnnealingScheduler",
@@ -60,6 +66,13 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "lightning_schedulers.families.optax": ("ExponentialDecayLR",),
     "lightning_schedulers.families.poutyne": ("OptimizerPolicy",),
+    "lightning_schedulers.families.timm": (
+        "CosineLRScheduler",
+        "MultiStepLRScheduler",
+        "PolyLRScheduler",
+        "StepLRScheduler",
+        "TanhLRScheduler",
+    ),
     "lightning_schedulers.families.transformers": ("TransformersLR", "get_scheduler"),
     "lightning_schedulers.families.external": ("TorchScheduler",),
     "lightning_schedulers.families.torch": (
@@ -113,6 +126,7 @@ __all__ = [
     "CosineAnnealingStateScheduler",
     "CosineAnnealingWarmRestarts",
     "CosineCyclesLR",
+    "CosineLRScheduler",
     "CyclicLR",
     "Duration",
     "ExpStateScheduler",
@@ -120,12 +134,16 @@ __all__ = [
     "ExponentialLR",
     "FitPlan",
     "InverseSqrtLR",
+    "LRRangeTest",
     "LambdaLR",
     "LambdaStateScheduler",
     "LinearCyclicalScheduler",
     "LinearCyclicalStateScheduler",
     "LinearLR",
+    "LinearWarmupCosineAnnealingLR",
+    "LinearWarmupDecayLR",
     "MultiStepLR",
+    "MultiStepLRScheduler",
     "MultiStepStateScheduler",
     "MultiplicativeLR",
     "OneCycleLR",
@@ -134,6 +152,7 @@ __all__ = [
     "Phase",
     "PiecewiseLinear",
     "PiecewiseLinearStateScheduler",
+    "PolyLRScheduler",
     "PolynomialDecayLR",
     "PolynomialLR",
     "Preview",
@@ -145,17 +164,22 @@ __all__ = [
     "SchedulerCallback",
     "SequentialLR",
     "StepLR",
+    "StepLRScheduler",
     "StepStateScheduler",
+    "TanhLRScheduler",
     "TorchScheduler",
     "TrainingFraction",
     "TransformersLR",
     "WarmupCosineLR",
+    "WarmupDecayLR",
+    "WarmupLR",
     "WarmupStableDecayLR",
     "cosinespace",
     "create_lr_scheduler_with_warmup",
     "fraction",
     "get_scheduler",
     "join_phases",
+    "linear_warmup_decay",
     "linspace",
     "one_cycle_phases",
     "presets",
@@ -210,6 +234,12 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from lightning_schedulers.callbacks.base import SchedulerCallback
     from lightning_schedulers.callbacks.generic import ScheduleCallback
     from lightning_schedulers.callbacks.plateau import ReduceAttributeOnPlateau, ReduceLROnPlateau
+    from lightning_schedulers.families.bolts import (
+        LinearWarmupCosineAnnealingLR,
+        LinearWarmupDecayLR,
+        linear_warmup_decay,
+    )
+    from lightning_schedulers.families.deepspeed import LRRangeTest, WarmupDecayLR, WarmupLR
     from lightning_schedulers.families.external import TorchScheduler
     from lightning_schedulers.families.ignite import (
         ConcatScheduler,
@@ -236,6 +266,13 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     )
     from lightning_schedulers.families.optax import ExponentialDecayLR
     from lightning_schedulers.families.poutyne import OptimizerPolicy
+    from lightning_schedulers.families.timm import (
+        CosineLRScheduler,
+        MultiStepLRScheduler,
+        PolyLRScheduler,
+        StepLRScheduler,
+        TanhLRScheduler,
+    )
     from lightning_schedulers.families.torch import (
         SWALR,
         ChainedScheduler,

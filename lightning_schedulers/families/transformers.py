@@ -34,7 +34,16 @@ from lightning_schedulers.targets import resolve_optimizer
 __all__ = ["TransformersLR", "get_scheduler"]
 
 #: The schedules whose length is the training length (transformers' ``num_training_steps``).
-_NEED_TOTAL = ("linear", "cosine", "cosine_with_restarts", "polynomial", "cosine_with_min_lr")
+_NEED_TOTAL = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
+)
+#: The schedules with a floor given as ``min_lr`` or ``min_lr_rate``.
+_MIN_LR_KINDS = ("cosine_with_min_lr", "cosine_warmup_with_min_lr")
 
 
 class TransformersLR(_TotalFromTrainer):
@@ -43,20 +52,23 @@ class TransformersLR(_TotalFromTrainer):
     Args:
         kind: transformers' schedule name: ``linear``, ``cosine``, ``cosine_with_restarts``,
             ``polynomial``, ``constant``, ``constant_with_warmup``, ``inverse_sqrt``,
-            ``cosine_with_min_lr`` or ``warmup_stable_decay``.
+            ``cosine_with_min_lr``, ``cosine_warmup_with_min_lr`` or ``warmup_stable_decay``.
         warmup_steps: ``num_warmup_steps`` (0 by default, where transformers requires it).
         total_steps: ``num_training_steps``; the fit's length when ``None``.
         num_cycles: transformers' ``num_cycles`` (0.5, or 1 for ``cosine_with_restarts``, when ``None``).
         lr_end: ``polynomial``'s final lr (absolute, as in transformers).
         power: ``polynomial``'s power.
         timescale: ``inverse_sqrt``'s timescale (``warmup_steps``, or 10,000, when ``None``).
-        min_lr: ``cosine_with_min_lr``'s floor (absolute); or give ``min_lr_rate``.
-        min_lr_rate: ``cosine_with_min_lr``'s floor as a fraction of the initial lr.
+        min_lr: the floor of ``cosine_with_min_lr`` and ``cosine_warmup_with_min_lr`` (absolute);
+            or give ``min_lr_rate``.
+        min_lr_rate: that floor as a fraction of the initial lr.
         num_stable_steps: ``warmup_stable_decay``'s stable length (the rest of the fit when ``None``).
         num_decay_steps: ``warmup_stable_decay``'s decay length.
         warmup_type: ``warmup_stable_decay``'s warmup shape: ``linear``, ``cosine`` or ``1-sqrt``.
         decay_type: ``warmup_stable_decay``'s decay shape.
         min_lr_ratio: ``warmup_stable_decay``'s floor as a fraction of the initial lr.
+        warmup_lr_rate: ``cosine_warmup_with_min_lr``'s first warmup factor, rising linearly to 1
+            at ``warmup_steps - 1``; ``None`` warms up as transformers' default, ``(t + 1) / warmup_steps``.
         **kwargs: the common keyword arguments (``interval="step"`` by default).
 
     ``lr_end`` and ``min_lr`` are divided by the optimizer's default lr (``optimizer.defaults["lr"]``)
@@ -86,6 +98,7 @@ class TransformersLR(_TotalFromTrainer):
         warmup_type: str = "linear",
         decay_type: str = "cosine",
         min_lr_ratio: float = 0.0,
+        warmup_lr_rate: float | None = None,
         **kwargs: Unpack[LROptions],
     ) -> None:
         super().__init__(**kwargs)
@@ -98,8 +111,8 @@ class TransformersLR(_TotalFromTrainer):
         self.timescale = None if timescale is None else check_int("timescale", timescale, minimum=1)
         if min_lr is not None and min_lr_rate is not None:
             raise ValueError(f"give one of `min_lr`={min_lr!r} and `min_lr_rate`={min_lr_rate!r}, as transformers")
-        if kind == "cosine_with_min_lr" and min_lr is None and min_lr_rate is None:
-            raise ValueError("'cosine_with_min_lr' needs `min_lr` or `min_lr_rate`, as in transformers; got neither")
+        if kind in _MIN_LR_KINDS and min_lr is None and min_lr_rate is None:
+            raise ValueError(f"{kind!r} needs `min_lr` or `min_lr_rate`, as in transformers; got neither")
         self.min_lr = None if min_lr is None else check_float("min_lr", min_lr, non_negative=True)
         self.min_lr_rate = None if min_lr_rate is None else check_float("min_lr_rate", min_lr_rate)
         self.num_stable_steps = (
@@ -113,6 +126,7 @@ class TransformersLR(_TotalFromTrainer):
         self.warmup_type = check_choice("warmup_type", warmup_type, SHAPES)
         self.decay_type = check_choice("decay_type", decay_type, SHAPES)
         self.min_lr_ratio = check_float("min_lr_ratio", min_lr_ratio)
+        self.warmup_lr_rate = None if warmup_lr_rate is None else check_float("warmup_lr_rate", warmup_lr_rate)
         self._lr_init: float | None = None  # the optimizer's default lr, read when the fit starts
         if self._uses_total():
             self._set_total(self.total_steps)
@@ -135,7 +149,7 @@ class TransformersLR(_TotalFromTrainer):
         kind = self.kind
         default_cycles = 1.0 if kind == "cosine_with_restarts" else 0.5
         min_ratio = self.min_lr_ratio
-        if kind == "cosine_with_min_lr":
+        if kind in _MIN_LR_KINDS:
             min_ratio = self.min_lr_rate if self.min_lr is None else self.min_lr / lr_init  # type: ignore[assignment]
         if kind == "polynomial" and not lr_init > self.lr_end:
             raise ValueError(
@@ -154,6 +168,7 @@ class TransformersLR(_TotalFromTrainer):
             decay_steps=0 if self.num_decay_steps is None else self._dur(self.num_decay_steps),
             warmup_type=self.warmup_type,
             decay_type=self.decay_type,
+            warmup_lr_rate=self.warmup_lr_rate,
         )
 
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:
@@ -174,13 +189,15 @@ def get_scheduler(
     Args:
         name: ``linear``, ``cosine``, ``cosine_with_restarts``, ``polynomial``, ``constant``,
             ``constant_with_warmup``, ``inverse_sqrt``, ``reduce_lr_on_plateau``,
-            ``cosine_with_min_lr`` or ``warmup_stable_decay``.
+            ``cosine_with_min_lr``, ``cosine_warmup_with_min_lr`` or ``warmup_stable_decay``
+            (transformers' metric-driven ``greedy``, its ``GreedyLR``, is not provided).
         warmup_steps: ``num_warmup_steps`` (also accepted under that name); 0 when ``None``.
         total_steps: ``num_training_steps`` (also accepted under that name); the fit's length
             when ``None``.
         scheduler_specific_kwargs: transformers' extra arguments (``num_cycles``, ``lr_end``,
             ``power``, ``timescale``, ``min_lr``, ``min_lr_rate``, ``num_stable_steps``,
-            ``num_decay_steps``, ``warmup_type``, ``decay_type``, ``min_lr_ratio``); for
+            ``num_decay_steps``, ``warmup_type``, ``decay_type``, ``min_lr_ratio``,
+            ``warmup_lr_rate``); for
             ``reduce_lr_on_plateau``, :class:`~lightning_schedulers.ReduceLROnPlateau`'s
             arguments, ``monitor`` (the logged metric) among them.
         **kwargs: the common keyword arguments of the callback (``interval``, ``optimizer``, ...),
@@ -215,6 +232,11 @@ def get_scheduler(
                 "(transformers' Trainer uses metric_for_best_model)"
             )
         return _build(ReduceLROnPlateau, extra, options)
+    if name == "greedy":
+        raise ValueError(
+            "'greedy' (transformers' GreedyLR, which raises the lr while a metric improves and lowers it on "
+            "plateaus) is not provided: ReduceLROnPlateau only lowers the lr"
+        )
     if name not in NAMES:
         raise ValueError(f"`name` must be one of {(*NAMES, 'reduce_lr_on_plateau')}, got {name!r}")
     return _build(TransformersLR, extra, options, name, 0 if warmup_steps is None else warmup_steps, total_steps)

@@ -32,6 +32,7 @@ NAMES = (
     "constant_with_warmup",
     "inverse_sqrt",
     "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
     "warmup_stable_decay",
 )
 """transformers' schedule names with a closed-form factor (``reduce_lr_on_plateau`` is a plateau callback)."""
@@ -53,12 +54,15 @@ class TransformersFactor(Schedule):
             0.5 is a half cosine; ``cosine_with_restarts``: the number of restarts).
         power: ``polynomial``'s power.
         end_ratio: ``polynomial``'s ``lr_end / lr_init``.
-        min_ratio: ``cosine_with_min_lr``'s ``min_lr_rate``, ``warmup_stable_decay``'s ``min_lr_ratio``.
+        min_ratio: ``cosine_with_min_lr``'s and ``cosine_warmup_with_min_lr``'s ``min_lr_rate``,
+            ``warmup_stable_decay``'s ``min_lr_ratio``.
         timescale: ``inverse_sqrt``'s timescale (``warmup_steps``, or 10,000 without warmup, when 0).
         stable_steps: ``warmup_stable_decay``'s ``num_stable_steps`` (``-1``: ``T - w - decay_steps``).
         decay_steps: ``warmup_stable_decay``'s ``num_decay_steps``.
         warmup_type: ``warmup_stable_decay``'s warmup shape (:data:`SHAPES`).
         decay_type: ``warmup_stable_decay``'s decay shape (:data:`SHAPES`).
+        warmup_lr_rate: ``cosine_warmup_with_min_lr``'s first warmup factor; ``None`` is
+            transformers' default warmup ``(t + 1) / warmup_steps``.
     """
 
     kind: str
@@ -73,6 +77,7 @@ class TransformersFactor(Schedule):
     decay_steps: int = 0
     warmup_type: str = "linear"
     decay_type: str = "cosine"
+    warmup_lr_rate: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, NAMES)
@@ -85,6 +90,8 @@ class TransformersFactor(Schedule):
         set_field(self, "decay_steps", check_int("decay_steps", self.decay_steps, minimum=0))
         check_choice("warmup_type", self.warmup_type, SHAPES)
         check_choice("decay_type", self.decay_type, SHAPES)
+        if self.warmup_lr_rate is not None:
+            set_field(self, "warmup_lr_rate", check_float("warmup_lr_rate", self.warmup_lr_rate))
         if self.kind == "polynomial" and self.total_steps <= self.warmup_steps:
             raise ValueError(
                 f"`total_steps`={self.total_steps} must be > `warmup_steps`={self.warmup_steps} for 'polynomial' "
@@ -105,6 +112,8 @@ class TransformersFactor(Schedule):
             return np.ones_like(ts)
         if kind == "warmup_stable_decay":
             return self._wsd(ts)
+        if kind == "cosine_warmup_with_min_lr":
+            return self._warmup_min_lr(ts)
         warmup = ts / max(1.0, w)  # every other schedule warms up linearly from 0
         progress = (ts - w) / max(1.0, total - w)
         if kind == "constant_with_warmup":
@@ -128,6 +137,17 @@ class TransformersFactor(Schedule):
             scale = float(self.timescale or self.warmup_steps or 10_000)
             with np.errstate(invalid="ignore", divide="ignore"):  # inside the warmup (replaced below)
                 rest = 1.0 / np.sqrt((ts + (scale - w)) / scale)
+        out: FloatArray = np.where(ts < w, warmup, rest)
+        return out
+
+    def _warmup_min_lr(self, ts: FloatArray) -> FloatArray:
+        """``cosine_warmup_with_min_lr``: its own warmup, and its cosine one step ahead of ``cosine_with_min_lr``'s."""
+        w, total, rate = float(self.warmup_steps), float(self.total_steps), self.warmup_lr_rate
+        warmup = (ts + 1.0) / max(1.0, w) if rate is None else rate + (1.0 - rate) * ts / max(1.0, w - 1.0)
+        progress = (ts - w + 1.0) / max(1.0, total - w)
+        # transformers' 0.5 * (1 + cos(2 pi c p)) as cos(pi c p)**2: full precision near the floor.
+        factor = np.cos(math.pi * self.num_cycles * progress) ** 2
+        rest = np.maximum(0.0, factor * (1.0 - self.min_ratio) + self.min_ratio)
         out: FloatArray = np.where(ts < w, warmup, rest)
         return out
 
