@@ -3,12 +3,14 @@
 The YAML file uses LightningCLI's form: ``trainer.callbacks`` is a list of ``class_path`` /
 ``init_args`` entries (callbacks from other packages are skipped), and ``trainer.max_epochs``,
 ``max_steps``, ``accumulate_grad_batches`` and ``devices`` describe the fit. The length of the
-training dataloader is not in a LightningCLI file: give ``--batches-per-epoch`` (or a
-``preview: {batches_per_epoch: N, initial: LR}`` section). A file may also hold one callback
-(``class_path`` / ``init_args`` at the top) or a list of them; give the fit's length with
-``--max-epochs`` or ``--max-steps`` then (they override the file's). A file that cannot be used
-(no scheduler callback in it, a class that does not import, bad arguments) is an error with exit
-status 2.
+training dataloader is not in a LightningCLI file: where the preview needs it (to count the optimizer
+steps of a fit bounded by epochs), give ``--batches-per-epoch`` (or a ``preview: {batches_per_epoch:
+N, initial: LR}`` section). A fit bounded by ``max_steps`` alone with step-interval callbacks needs
+no length; one bounded by ``max_epochs`` alone with epoch-interval callbacks is shown an epoch per
+column. A file may also hold one callback (``class_path`` / ``init_args`` at the top) or a list of
+them; give the fit's length with ``--max-epochs`` or ``--max-steps`` then (they override the
+file's). A file that cannot be used (no scheduler callback in it, a class that does not import, bad
+arguments), or ``--out`` without matplotlib, is an error (the usage, then one line) with exit status 2.
 """
 
 from __future__ import annotations
@@ -140,6 +142,29 @@ def _optimizers_of(class_path: str | None, model: Any) -> list[Any] | None:
     return items
 
 
+def _without_batches(callbacks: list[Any], max_epochs: int | None, max_steps: int) -> tuple[int, bool]:
+    """A ``batches_per_epoch`` for a preview whose values do not depend on it, and whether it counts epochs.
+
+    The training dataloader's length matters only to turn epochs into optimizer steps. A fit bounded
+    by ``max_steps`` alone, with callbacks on the step interval, needs no such conversion; nor does
+    one bounded by ``max_epochs`` alone with callbacks on the epoch interval, previewed an epoch
+    per column. Otherwise a :class:`ConfigError` asks for the length.
+    """
+    from lightning_schedulers.callbacks.base import SchedulerCallback
+
+    intervals = {cb.interval for cb in callbacks if isinstance(cb, SchedulerCallback)}
+    epochs_bound = max_epochs is not None and max_epochs != -1
+    if intervals <= {"step"} and not epochs_bound and max_steps != -1:
+        return 1, False
+    if intervals <= {"epoch"} and epochs_bound and max_steps == -1:
+        return 1, True
+    raise ConfigError(
+        "give --batches-per-epoch (or preview.batches_per_epoch in the file): the preview counts optimizer "
+        f"steps, and with max_epochs={max_epochs}, max_steps={max_steps} and callbacks on the "
+        f"{' and '.join(sorted(intervals))} interval their number depends on the training dataloader's length"
+    )
+
+
 def run_preview(argv: Sequence[str]) -> int:
     """Run the ``preview`` command: print a table of values at milestones, optionally write a PNG."""
     parser = argparse.ArgumentParser(prog="python -m lightning_schedulers preview", description=__doc__)
@@ -173,10 +198,15 @@ def run_preview(argv: Sequence[str]) -> int:
             f"{args.config} holds no scheduler callback of lightning_schedulers to preview (looked for "
             f"`trainer.callbacks`, or a callback's class_path/init_args at the top); skipped: {skipped}"
         )
+    if args.out is not None:  # say so now, not after the work, and in one line as the other failures
+        from lightning_schedulers._plotting import require_pyplot
+
+        try:
+            require_pyplot()
+        except ImportError as error:
+            parser.error(f"--out {args.out}: {error}")
     options = (config.get("preview") if isinstance(config, dict) else None) or {}
     batches = args.batches_per_epoch or options.get("batches_per_epoch")
-    if batches is None:
-        parser.error("give --batches-per-epoch (or preview.batches_per_epoch in the file)")
     model = (config.get("model") if isinstance(config, dict) else None) or {}
     try:
         optimizers = _optimizers_of(args.model, model)
@@ -193,35 +223,43 @@ def run_preview(argv: Sequence[str]) -> int:
     if args.max_steps is not None:
         trainer["max_steps"] = args.max_steps
         trainer.setdefault("max_epochs", None)
+    by_epoch = False  # one column per epoch: a preview of epoch-interval callbacks without the loader's length
     try:
-        plan = FitPlan(
-            max_epochs=trainer.get("max_epochs", 1000 if trainer.get("max_steps", -1) == -1 else None),
-            max_steps=trainer.get("max_steps", -1),
-            batches_per_epoch=int(batches),
-            accumulate_grad_batches=_accumulation(trainer),
-            devices=_devices(trainer.get("devices", 1)),
-        )
         callbacks = instantiate(ours)
+        max_epochs = trainer.get("max_epochs", 1000 if trainer.get("max_steps", -1) == -1 else None)
+        max_steps = trainer.get("max_steps", -1)
+        if batches is None:
+            batches, by_epoch = _without_batches(callbacks, max_epochs, max_steps)
+        plan = FitPlan(
+            max_epochs=max_epochs,
+            max_steps=max_steps,
+            batches_per_epoch=int(batches),
+            accumulate_grad_batches=1 if by_epoch else _accumulation(trainer),
+            devices=1 if by_epoch else _devices(trainer.get("devices", 1)),
+        )
     except (ConfigError, TypeError, ValueError) as error:
         parser.error(f"{args.config}: {error}")
     try:
         result = preview(callbacks, plan, initial=initial, optimizers=optimizers)
     except (TypeError, ValueError) as error:
         parser.error(f"{args.config}: {error}")
-    per_epoch = (
-        f"accumulation by epoch {plan.accumulate_grad_batches}"
-        if isinstance(plan.accumulate_grad_batches, dict)
-        else f"{plan.steps_per_epoch} per epoch"
-    )
-    print(
-        f"{args.config}: {plan.total_steps} optimizer steps ({per_epoch}), initial value "
-        f"{'from configure_optimizers' if initial is None else initial}"
-    )
+    if by_epoch:
+        length = f"{plan.total_steps} epochs (the columns count epochs; --batches-per-epoch gives optimizer steps)"
+    elif args.batches_per_epoch is None and options.get("batches_per_epoch") is None:
+        length = f"{plan.total_steps} optimizer steps"
+    elif isinstance(plan.accumulate_grad_batches, dict):
+        length = f"{plan.total_steps} optimizer steps (accumulation by epoch {plan.accumulate_grad_batches})"
+    else:
+        length = f"{plan.total_steps} optimizer steps ({plan.steps_per_epoch} per epoch)"
+    print(f"{args.config}: {length}, initial value {'from configure_optimizers' if initial is None else initial}")
     if skipped:
         print(f"skipped (not scheduler callbacks): {skipped}")
     print(result.table())
     if args.out is not None:
-        result.plot(args.out)
+        try:
+            result.plot(args.out)
+        except (OSError, ValueError) as error:  # a folder that does not exist, a format matplotlib lacks
+            parser.error(f"--out {args.out}: {error}")
         print(f"wrote {args.out}")
     return 0
 

@@ -21,8 +21,8 @@ def require_pyplot() -> Any:
         import matplotlib.pyplot as plt
     except ImportError as err:  # pragma: no cover - exercised by monkeypatching in tests
         raise ModuleNotFoundError(
-            "plotting needs matplotlib, which is not installed; install the extra with "
-            "`pip install 'lightning_schedulers[plot]'`",
+            "plotting needs matplotlib, which is not installed: `pip install matplotlib` "
+            "(or, from a clone of the repository, `pip install -e '.[plot]'`)",
             name="matplotlib",
         ) from err
     return plt

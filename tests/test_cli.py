@@ -12,7 +12,7 @@ import yaml
 from lightning.pytorch.cli import LightningCLI
 
 import lightning_schedulers as ls
-from lightning_schedulers.schedules import Cosine
+from lightning_schedulers.schedules import Cosine, Linear
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CONFIG = EXAMPLES / "cli_config.yaml"
@@ -153,3 +153,71 @@ def test_a_lightning_cli_fit_with_fractions_applies_them_against_the_fit(tmp_pat
     expected = ls.WarmupCosineLR(warmup_steps=6, min_factor=0.01).simulate(total, initial=0.05)  # 0.25 of 24
     assert sorted(lr) == list(range(total))
     assert [lr[s] for s in range(total)] == pytest.approx(expected.tolist(), rel=1e-12)
+
+
+def preview_rows(stdout: str) -> tuple[list[int], dict[str, list[float]]]:
+    """The columns and rows of the preview command's table."""
+    lines = stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("step "))
+    header = lines[at].split()[1:]
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[at + 2 :] if line.strip()}
+    return [int(s) for s in header], rows
+
+
+ABSOLUTE = """
+trainer:
+  max_steps: 40
+  callbacks:
+    - class_path: lightning_schedulers.ScheduleCallback
+      init_args:
+        target: weight_decay
+        schedule: {class_path: lightning_schedulers.schedules.Linear, init_args: {start: 0.0, end: 1.0, steps: 20}}
+"""
+
+
+def test_preview_command_line_needs_no_loader_length_where_the_values_do_not_depend_on_it(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "lightning_schedulers", "preview"]
+    # max_steps alone, a step-interval callback: the dataloader's length changes nothing
+    config = tmp_path / "absolute.yaml"
+    config.write_text(ABSOLUTE)
+    result = subprocess.run([*command, str(config)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "40 optimizer steps" in result.stdout
+    steps, rows = preview_rows(result.stdout)
+    expected = ls.ScheduleCallback(Linear(0.0, 1.0, 20), target="weight_decay").simulate(40)
+    assert rows["ScheduleCallback:lr-optimizer0-weight_decay"] == pytest.approx([expected[s] for s in steps])
+    # max_epochs alone, an epoch-interval callback: a column per epoch
+    one = tmp_path / "one.yaml"
+    one.write_text("class_path: lightning_schedulers.StepLR\ninit_args: {step_size: 2, gamma: 0.5}\n")
+    result = subprocess.run(
+        [*command, str(one), "--max-epochs", "6", "--initial", "0.8"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "6 epochs (the columns count epochs" in result.stdout
+    epochs, rows = preview_rows(result.stdout)
+    expected = ls.StepLR(step_size=2, gamma=0.5).simulate(6, initial=0.8)
+    assert rows["StepLR:lr-optimizer0"] == pytest.approx([expected[e] for e in epochs], rel=1e-3)
+    # where the step count depends on it, the length is still asked for, in one line
+    for extra in (["--max-epochs", "3"], ["--max-steps", "40", "--max-epochs", "3"]):
+        result = subprocess.run([*command, str(config), *extra], capture_output=True, text=True)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "error:" in result.stderr and "give --batches-per-epoch" in result.stderr
+
+
+def test_preview_command_line_without_matplotlib_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lightning_schedulers.__main__ import main
+
+    config = tmp_path / "absolute.yaml"
+    config.write_text(ABSOLUTE)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # `import matplotlib.pyplot` fails
+    with pytest.raises(SystemExit) as exited:
+        main(["preview", str(config), "--out", str(tmp_path / "schedule.png")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    message = err.strip().splitlines()[-1]
+    assert message.startswith("python -m lightning_schedulers preview: error: --out ")
+    assert "plotting needs matplotlib" in message and "pip install matplotlib" in message
+    assert not (tmp_path / "schedule.png").exists()
