@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 from _helpers import Crash, Probe, ScriptedModule, TinyModule, group_values, make_trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from test_resume import FACTORIES, ResumeModule
 
 import lightning_schedulers as ls
 from lightning_schedulers.schedules import Linear
@@ -277,3 +279,20 @@ def test_a_checkpoint_validated_first_is_not_resumed_by_a_later_fit_without_it(t
     make_trainer([reused, probe], max_epochs=2).fit(ScriptedModule(script, per_validation=16))
     assert {r[2][0] for r in probe.rows} == {0.1}  # 3.0 then 2.0: no reduction in a fresh fit
     assert reused.state.decisions == 2
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_a_state_written_by_0_1_resumes_without_a_changed_configuration_warning(tmp_path: Path, name: str) -> None:
+    # 0.1 wrote version-1 states (no interval, clock, targets, slots or steps) whose `config` was
+    # another repr of the same configuration: nothing changed, so nothing to warn about.
+    callback = FACTORIES[name]()
+    make_trainer([callback], max_epochs=1, max_steps=5).fit(ResumeModule())
+    state = callback.state_dict()
+    old = {k: state[k] for k in ("config", "bases", "offset", "events_total", "extra")}
+    old.update(version=1, config=f"<0.1 repr of {name}>")
+    resumed = FACTORIES[name]()
+    resumed.load_state_dict(old)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*different configuration.*")
+        make_trainer([resumed], max_epochs=1, max_steps=6).fit(ResumeModule())
+    assert resumed.state_dict()["version"] == 2

@@ -218,15 +218,20 @@ def test_resume_from_the_last_batch_of_an_epoch_warns_that_its_decision_is_lost(
     assert cb.state.decisions == EPOCHS - 1
 
 
-def test_a_fit_in_which_no_validation_ran_says_so() -> None:
+def test_a_fit_in_which_no_validation_will_run_decides_at_epoch_ends_or_says_so_at_once() -> None:
     class EmptyValidation(WithValidation):
         def val_dataloader(self) -> Any:
             return DataLoader(TensorDataset(self.x[:0], self.y[:0]), batch_size=4)
 
+    # An empty val dataloader: said at the end of the first epoch, then decided there (tests in
+    # test_lightning_timing.py compare the values with Lightning's path).
     cb = ls.ReduceLROnPlateau("val_loss", **KWARGS)
-    with pytest.warns(UserWarning, match=r"no validation ran during this fit, so no plateau decision on 'val_loss'"):
-        per_batch_lrs(EmptyValidation(), [cb])
-    with pytest.warns(UserWarning, match=r"no validation ran during this fit"):
+    with pytest.raises(KeyError, match=r"at the end of a training epoch, monitor 'val_loss' is not among"):
+        with pytest.warns(UserWarning, match=r"its dataloader has no batches, so no validation runs"):
+            per_batch_lrs(EmptyValidation(), [cb])
+    # No epoch validates (check_val_every_n_epoch beyond the fit): decided at each epoch's end, so a
+    # monitor that only validation logs is an error at the first one.
+    with pytest.raises(KeyError, match=r"at the end of a training epoch, monitor 'val_loss' is not among"):
         per_batch_lrs(WithValidation(), [ls.ReduceLROnPlateau("val_loss")], check_val_every_n_epoch=EPOCHS + 1)
 
 

@@ -162,3 +162,19 @@ def test_a_restorable_scheduler_resumes_from_its_state_without_stepping_again(tm
     # Built once (its own first step) and stepped for the 21 steps after 11: no replay of the first 11.
     assert Counting.steps == 1 + 21
     assert [r[2][0] for r in resumed.rows] == [0.1 * 0.5 ** (step // 4) for step in range(11, 32)]
+
+
+def test_a_changed_partial_is_not_loaded_with_the_old_arguments(tmp_path: Path) -> None:
+    # Both factories are ExponentialLR partials (one state key); the checkpoint's scheduler state
+    # holds gamma=0.5, which must not be loaded into the gamma=0.9 scheduler.
+    def make(gamma: float) -> ls.TorchScheduler:
+        return ls.TorchScheduler(functools.partial(tl.ExponentialLR, gamma=gamma))
+
+    ckpt = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=6, save_top_k=-1)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        make_trainer([make(0.5), ckpt, Crash(6)], enable_checkpointing=True).fit(Lightning())
+    probe = Probe(read)
+    with pytest.warns(UserWarning, match=r"gamma=0.5\).*gamma=0.9\).*not loaded.*stepped from the start to step 6"):
+        make_trainer([make(0.9), probe]).fit(Lightning(), ckpt_path=next(tmp_path.glob("*.ckpt")))
+    for step, _, values in probe.rows:
+        assert values[0] == pytest.approx(0.1 * 0.9**step, rel=1e-12), step

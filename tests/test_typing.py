@@ -51,6 +51,9 @@ ls.StepLR(2, optimizer=[0])
 ls.LinearCyclicalScheduler("lr", 0.1, 0.0, 10, monotonic=1, create_neww=True)
 ls.ExpStateScheduler(1.0, 0.9, "kl", save_histroy=True)
 ls.get_scheduler("cosine", name="x")
+ls.StepLR(2, interval="steps")
+ls.WarmupCosineLR(0.1, on_resume="rescal", clock="batches")
+ls.ScheduleCallback(ls.schedules.Linear(0.0, 1.0, 10), interval="epochs")
 """
 EXPECTED_MISTAKES = [
     (4, 'Unexpected keyword argument "intervall" for "CosineAnnealingLR"; did you mean "interval"?'),
@@ -59,6 +62,10 @@ EXPECTED_MISTAKES = [
     (6, 'Unexpected keyword argument "create_neww" for "LinearCyclicalScheduler"; did you mean "create_new"?'),
     (7, 'Unexpected keyword argument "save_histroy" for "ExpStateScheduler"; did you mean "save_history"?'),
     (8, '"get_scheduler" gets multiple values for keyword argument "name"'),
+    (9, 'Argument "interval" to "StepLR" has incompatible type "Literal[\'steps\']"'),
+    (10, 'Argument "on_resume" to "WarmupCosineLR" has incompatible type "Literal[\'rescal\']"'),
+    (10, 'Argument "clock" to "WarmupCosineLR" has incompatible type "Literal[\'batches\']"'),
+    (11, 'Argument "interval" to "ScheduleCallback" has incompatible type "Literal[\'epochs\']"'),
 ]
 
 

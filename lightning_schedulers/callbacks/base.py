@@ -27,11 +27,12 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice
+from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
 from lightning_schedulers.callbacks.preview import PREVIEW_TOTAL, Previewable
 from lightning_schedulers.callbacks.signature import check_arguments, describe, own_parameters, public_signature
 from lightning_schedulers.engine.bindings import Binding
 from lightning_schedulers.engine.run import Run
-from lightning_schedulers.engine.state import CLOCKS, INTERVALS, empty_record, state_problem
+from lightning_schedulers.engine.state import CLOCKS, INTERVALS, STATE_VERSION, empty_record, state_problem
 from lightning_schedulers.lightning.host import TrainerHost
 from lightning_schedulers.lightning.lengths import fit_length
 from lightning_schedulers.schedules.base import Schedule
@@ -91,6 +92,11 @@ class SchedulerCallback(Previewable, Callback):
         cls.__signature__ = public_signature(cls)  # type: ignore[attr-defined]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> SchedulerCallback:
+        if cls is SchedulerCallback:
+            raise TypeError(
+                "SchedulerCallback is the base of the scheduler callbacks; use ScheduleCallback(schedule, target) for "
+                "any schedule, or a family class (ls.CosineAnnealingLR, ls.OneCycleLR, ...), or subclass it"
+            )
         if args or kwargs:  # not for unpickling or copying, which call __new__ with no arguments
             check_arguments(cls, args, kwargs)
         return super().__new__(cls)
@@ -98,16 +104,16 @@ class SchedulerCallback(Previewable, Callback):
     def __init__(
         self,
         *,
-        interval: str = "step",
-        clock: str = "optimizer",
+        interval: Interval = "step",
+        clock: ClockName = "optimizer",
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
-        on_resume: str = "continue",
+        on_resume: ResumePolicy = "continue",
     ) -> None:
-        self.interval = check_choice("interval", interval, INTERVALS)
-        self.clock = check_choice("clock", clock, CLOCKS)
-        self.on_resume = check_choice("on_resume", on_resume, RESUME_POLICIES)
+        self.interval = cast(Interval, check_choice("interval", interval, INTERVALS))
+        self.clock = cast(ClockName, check_choice("clock", clock, CLOCKS))
+        self.on_resume = cast(ResumePolicy, check_choice("on_resume", on_resume, RESUME_POLICIES))
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"`name` must be a non-empty str or None, got {name!r}")
         self.name = name
@@ -275,17 +281,32 @@ class SchedulerCallback(Previewable, Callback):
         if run is None:
             return
         engine = run.engine
-        t = getattr(run.source, run.field) - run.offset
-        if t != engine.last_t:  # type: ignore[union-attr]
-            engine.advance(t)  # type: ignore[union-attr]
         host: Any = run.host
+        if self.interval == "epoch":
+            # Lightning steps epoch-interval schedulers right after an epoch's last batch (before
+            # on_train_batch_end: a checkpoint saved there, the epoch-end validation and loggers see
+            # the next epoch's value), and not at all after an epoch cut short by max_steps.
+            # The values are logged at the epoch's end, after the decisions of its last validation.
+            if host.epoch_done():
+                t = run.now() + 1
+                if t != engine.last_t:  # type: ignore[union-attr]
+                    engine.apply(t, quiet=True)  # type: ignore[union-attr]
+        else:
+            t = getattr(run.source, run.field) - run.offset
+            if t != engine.last_t:  # type: ignore[union-attr]
+                engine.advance(t)  # type: ignore[union-attr]
         if host.pending:
             host.after_batch(run)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         run = self._run
-        if run is not None and self.interval == "epoch":
-            run.engine.apply(run.now() + 1, force_log=True)  # type: ignore[union-attr]
+        if run is not None and self.interval == "epoch" and cast(TrainerHost, run.host).epoch_done():
+            t, engine = run.now() + 1, run.engine
+            assert engine is not None
+            if t != engine.last_t:  # the last batch skipped its hooks (on_train_batch_start returned -1)
+                engine.apply(t, force_log=True)
+            else:
+                engine.report(t)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit":
@@ -350,7 +371,11 @@ class SchedulerCallback(Previewable, Callback):
 
     def _take_loaded_state(self) -> dict[str, Any] | None:
         state, self._loaded_state = self._loaded_state, None
-        if state is not None and self.on_resume == "continue" and state.get("config") != self._config():
+        # 0.1 (state version 1) wrote other reprs of unchanged configurations: only a fingerprint
+        # of this version tells a changed configuration.
+        if state is None or state.get("version") != STATE_VERSION:
+            return state
+        if self.on_resume == "continue" and state.get("config") != self._config():
             rank_zero_warn(
                 f"{type(self).__name__}: the checkpoint was written by a different configuration; resuming "
                 "with the new one (pass on_resume='restart' or 'rescale' to say how).\n"
@@ -426,3 +451,7 @@ class SchedulerCallback(Previewable, Callback):
             log_fn=log_fn,
             log_every_n_steps=log_every_n_steps,
         )
+
+
+# The base's own signature, as every subclass gets one (help(), jsonargparse).
+SchedulerCallback.__signature__ = public_signature(SchedulerCallback)  # type: ignore[attr-defined]

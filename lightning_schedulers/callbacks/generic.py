@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from lightning_schedulers.callbacks.base import SchedulerCallback, ScheduleSpec, TargetSpec
 from lightning_schedulers.callbacks.binding import Binding, make_binding
+from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
 
 __all__ = ["ScheduleCallback"]
 
@@ -39,12 +40,12 @@ class ScheduleCallback(SchedulerCallback):
         schedule: ScheduleSpec | Mapping[TargetSpec, ScheduleSpec],
         target: TargetSpec | None = None,
         *,
-        interval: str = "step",
+        interval: Interval = "step",
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
-        on_resume: str = "continue",
-        clock: str = "optimizer",
+        on_resume: ResumePolicy = "continue",
+        clock: ClockName = "optimizer",
     ) -> None:
         super().__init__(
             interval=interval,

@@ -14,7 +14,7 @@ Examples:
 from __future__ import annotations
 
 import sys
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from lightning_schedulers.schedules.durations import Duration
 
@@ -24,7 +24,10 @@ else:  # pragma: no cover - Python 3.10
     from typing_extensions import Unpack
 
 __all__ = [
+    "ClockName",
     "ConcatOptions",
+    "Interval",
+    "ResumePolicy",
     "GetSchedulerOptions",
     "IgniteOptions",
     "LROptions",
@@ -35,13 +38,21 @@ __all__ = [
 ]
 
 
+Interval = Literal["step", "epoch"]
+"""``interval=``: what a schedule's event is (a type checker flags ``"steps"``)."""
+ClockName = Literal["optimizer", "batch"]
+"""``clock=``: what ``interval="step"`` counts."""
+ResumePolicy = Literal["continue", "restart", "rescale"]
+"""``on_resume=``: what a fit resumed from a checkpoint does."""
+
+
 class LoggingOptions(TypedDict, total=False):
     """What every callback takes: its clock, name, logging and resume policy."""
 
-    clock: str
+    clock: ClockName
     name: str | None
     logging_enabled: bool
-    on_resume: str
+    on_resume: ResumePolicy
 
 
 class PolicyOptions(LoggingOptions, total=False):
@@ -53,7 +64,7 @@ class PolicyOptions(LoggingOptions, total=False):
 class LROptions(PolicyOptions, total=False):
     """The torch, optax, modern and HF transformers classes."""
 
-    interval: str | None
+    interval: Interval | None
     optimizer: int | str
     param_group_index: int | None
 
@@ -61,7 +72,7 @@ class LROptions(PolicyOptions, total=False):
 class ConcatOptions(LoggingOptions, total=False):
     """ignite's ``ConcatScheduler`` and ``create_lr_scheduler_with_warmup`` (``save_history`` is positional)."""
 
-    interval: str
+    interval: Interval
 
 
 class IgniteOptions(ConcatOptions, total=False):
@@ -81,12 +92,12 @@ class StateOptions(ConcatOptions, total=False):
 class GetSchedulerOptions(TypedDict, total=False):
     """``get_scheduler``'s keyword arguments: the common ones but ``name``, and transformers' lengths."""
 
-    interval: str | None
+    interval: Interval | None
     optimizer: int | str
     param_group_index: int | None
     save_history: bool
     logging_enabled: bool
-    on_resume: str
-    clock: str
+    on_resume: ResumePolicy
+    clock: ClockName
     num_warmup_steps: Duration
     num_training_steps: Duration

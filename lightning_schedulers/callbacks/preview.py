@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lightning_schedulers._validation import check_float, check_int, check_sequence
+from lightning_schedulers.callbacks.options import Interval
 from lightning_schedulers.engine.bindings import Binding
 from lightning_schedulers.engine.run import named
 from lightning_schedulers.targets import BoundParamGroups, ParamGroup, Target
@@ -34,7 +35,7 @@ PREVIEW_TOTAL: ContextVar[int | None] = ContextVar("lightning_schedulers_preview
 class Previewable:
     """``simulate``, ``labels`` and ``plot`` for a callback (mixed into ``SchedulerCallback``)."""
 
-    interval: str
+    interval: Interval
     name: str | None
 
     if TYPE_CHECKING:  # provided by SchedulerCallback
@@ -144,7 +145,7 @@ class Previewable:
     ) -> Axes:
         """Plot :meth:`simulate` on ``ax`` (a new figure if ``None``) and return the ``Axes``.
 
-        Needs matplotlib (``pip install 'lightning_schedulers[plot]'``).
+        Needs matplotlib (``pip install matplotlib``).
         """
         from lightning_schedulers._plotting import plot_columns
 

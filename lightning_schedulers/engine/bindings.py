@@ -125,21 +125,24 @@ class Active:
     one numpy call, kept as plain lists, and each step then reads an entry: a few hundred
     nanoseconds instead of a Python evaluation per group. Where every slot is one schedule times a
     per-slot constant (a relative target, or torch's ``initial_lr * factor(t)``), the block holds
-    that one schedule's column and ``shared`` the constants: a slot's value is ``shared[j] *
-    column[i]``, the same IEEE product numpy computes, so 200 param groups cost one column and a
-    multiplication each. Otherwise the block holds one column per slot. Other bindings (user
-    functions, running products) evaluate ``value(t)`` per step. Memory stays constant.
+    that one schedule's values and ``shared`` the constants: a slot's value is ``shared[j] *
+    block[i]``, the same IEEE product numpy computes, so 200 param groups cost one column and a
+    multiplication each. Otherwise the block holds the slots' values row by row (``block[i * width
+    + j]``): the values of one event sit together in memory, which keeps a step over many param
+    groups in the CPU's caches (a list per slot spread each step over as many lists). Other
+    bindings (user functions, running products) evaluate ``value(t)`` per step. Memory stays
+    constant.
 
     ``values`` holds the values last written by the engine's general path and at each logged
     event; the fast path (plain param groups straight from the block) does not update it.
     """
 
     __slots__ = (
+        "block",
         "block_len",
         "block_start",
         "bound",
         "captured",
-        "columns",
         "floors",
         "inner",
         "key",
@@ -171,9 +174,9 @@ class Active:
         self.floors: list[float] = []
         self.vectorised = all(s.vectorised for s in schedules)
         self.inner, self.shared = _shared_form(schedules, scale)
-        # The block: for events block_start .. block_start + block_len - 1, one list of values per
-        # slot, or (shared) one list for the common schedule.
-        self.columns: list[list[float]] = []
+        # The block: events block_start .. block_start + block_len - 1, row by row (width values an
+        # event), or (shared) the common schedule's values.
+        self.block: list[float] = []
         self.block_len = 0
         self.block_start = 0
         self.plain: tuple[list[dict[str, Any]], str] | None = (
@@ -189,9 +192,10 @@ class Active:
         """Every slot's value at ``block_start + offset``, read from the block."""
         shared = self.shared
         if shared is not None:
-            v = self.columns[0][offset]
+            v = self.block[offset]
             return [f * v for f in shared]
-        return [column[offset] for column in self.columns]
+        width = len(self.schedules)
+        return self.block[offset * width : (offset + 1) * width]
 
     def raw_values(self, t: int) -> list[float]:
         """Every slot's value at ``t`` before plateau reduction (finite, or ``raw_value`` raises later)."""
@@ -226,8 +230,9 @@ class Active:
         # Stop the block before a value that cannot be written (non-finite, or negative for a key
         # that must not be): the scalar path reports it when (if) it is reached.
         end = int(np.argmax(bad)) if bad.any() else len(ts)
-        # Flat lists: a list of rows would cost a list per event (9x the time).
-        self.columns = [column[:end].tolist() for column in raw]
+        # One flat list: a list of rows would cost a list per event (9x the time, and work for the
+        # garbage collector); row-major, so that one event's values are read from one place.
+        self.block = raw[0][:end].tolist() if len(raw) == 1 else np.stack(raw, axis=1)[:end].ravel().tolist()
         self.block_len = end
         self.block_start = t
 

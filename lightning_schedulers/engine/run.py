@@ -219,10 +219,19 @@ class Run:
         self.engine.last_t = -1
         self.engine.apply(self.now(), force_log=True, initial=True)
 
+    def held(self) -> int:
+        """The event whose values the targets hold now (the last written; the clock's reading before any write).
+
+        It runs ahead of the clock where the host writes an event before its clock moves (Lightning
+        steps epoch-interval schedules after an epoch's last batch, before the epoch counter moves).
+        """
+        engine = self.engine
+        return engine.last_t if engine is not None and engine.last_t >= 0 else max(self.now(), 0)
+
     def write_now(self, *, log_at_end: bool = False) -> None:
-        """Write the values for the clock's reading now (after a change of multipliers, say), logged."""
+        """Write the values of the event the targets hold again (after a change of multipliers, say), logged."""
         assert self.engine is not None
-        self.engine.apply(self.now(), force_log=True, log_at_end=log_at_end)
+        self.engine.apply(self.held(), force_log=True, log_at_end=log_at_end)
 
     def warn_once(self, key: str, message: str) -> None:
         """Warn with ``message`` the first time ``key`` comes up in this fit."""

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine"]
 
-_FastEntry = tuple[list[dict[str, Any]], str, list[list[float]] | list[float], int, list[float] | None]
+# Per binding: the param-group dicts, the key, the block, its first event, its width, the shared constants.
+_FastEntry = tuple[list[dict[str, Any]], str, list[float], int, int, list[float] | None]
 
 
 class Engine:
@@ -79,15 +80,17 @@ class Engine:
         """The clock reads ``t`` (and read something else before): write event ``t``."""
         if self.fast_from <= t < self.fast_until:
             self.last_t = t
-            for groups, key, columns, start, shared in self.fast:
-                i = t - start
-                if shared is None:
-                    for group, column in zip(groups, columns):  # noqa: B905 - same length by construction
-                        group[key] = column[i]  # type: ignore[index]
+            for groups, key, block, start, width, shared in self.fast:
+                if shared is not None:
+                    v = block[t - start]
+                    for group, f in zip(groups, shared):  # noqa: B905 - same length by construction
+                        group[key] = f * v
+                elif width == 1:
+                    groups[0][key] = block[t - start]
                 else:
-                    v = columns[i]
-                    for group, f in zip(groups, shared):  # noqa: B905
-                        group[key] = f * v  # type: ignore[operator]
+                    i = (t - start) * width
+                    for group, v in zip(groups, block[i : i + width]):  # noqa: B905
+                        group[key] = v
             if t >= self.next_log_at:
                 for active in self.actives:
                     active.values = active.row(t - active.block_start)
@@ -113,17 +116,19 @@ class Engine:
                 return
             until = min(until, start + active.block_len)
             groups, key = plain
-            if active.shared is not None:
-                fast.append((groups, key, active.columns[0], start, active.shared))
-            else:
-                fast.append((groups, key, active.columns, start, None))
+            fast.append((groups, key, active.block, start, len(groups), active.shared))
         if self.horizon is not None and not self.horizon_warned:
             until = min(until, self.horizon)
         self.fast, self.fast_from, self.fast_until = tuple(fast), t + 1, until
 
     # ------------------------------------------------------------------ the general path
-    def apply(self, t: int, *, force_log: bool = False, log_at_end: bool = False, initial: bool = False) -> None:
-        """Write event ``t`` through the general path (plateau, checks, history), then arm the fast path."""
+    def apply(
+        self, t: int, *, force_log: bool = False, log_at_end: bool = False, initial: bool = False, quiet: bool = False
+    ) -> None:
+        """Write event ``t`` through the general path (plateau, checks, history), then arm the fast path.
+
+        ``quiet``: report nothing now (the host calls :meth:`report` when the event's values are final).
+        """
         self.last_t = t
         horizon = self.horizon
         # The value held after the last step of a fit is no overrun: no warning for it.
@@ -147,8 +152,13 @@ class Engine:
                     group[key] = v
             else:
                 active.bound.write(values)
-        self._report(t, force=force_log, log_at_end=log_at_end, initial=initial)
+        if not quiet:
+            self._report(t, force=force_log, log_at_end=log_at_end, initial=initial)
         self._arm(t)
+
+    def report(self, t: int) -> None:
+        """Log (and keep in history) the values of event ``t``, written earlier with ``quiet=True``."""
+        self._report(t, force=True, log_at_end=False, initial=False)
 
     def values_at(self, active: Active, t: int) -> list[float]:
         """Values at ``t`` outside the block: refill it, or evaluate one event; plateau and finiteness applied."""

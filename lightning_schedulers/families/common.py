@@ -17,6 +17,7 @@ import lightning.pytorch as pl
 from lightning_schedulers._validation import check_float, check_int, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
+from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Scale
 from lightning_schedulers.schedules.durations import TrainingFraction
@@ -51,7 +52,7 @@ def growth_ceiling(rate: float) -> float | None:
 class _TorchLRScheduler(SchedulerCallback):
     """Common machinery: the lr target, the per-class default interval, composition hooks."""
 
-    _default_interval: ClassVar[str] = "epoch"
+    _default_interval: ClassVar[Interval] = "epoch"
     #: True when torch's recursive update multiplies the current lr by a ratio of this class's
     #: own factor, so that chaining (``ChainedScheduler``) multiplies the factors.
     _chainable: bool = False
@@ -59,14 +60,14 @@ class _TorchLRScheduler(SchedulerCallback):
     def __init__(
         self,
         *,
-        interval: str | None = None,
+        interval: Interval | None = None,
         optimizer: int | str = 0,
         param_group_index: int | None = None,
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
-        on_resume: str = "continue",
-        clock: str = "optimizer",
+        on_resume: ResumePolicy = "continue",
+        clock: ClockName = "optimizer",
     ) -> None:
         super().__init__(
             interval=self._default_interval if interval is None else interval,

@@ -22,6 +22,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -30,11 +31,12 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 
-from lightning_schedulers._validation import check_choice, check_sequence
+from lightning_schedulers._validation import check_sequence
 from lightning_schedulers.callbacks.base import _PREVIEW_TOTAL, SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
-from lightning_schedulers.callbacks.options import PolicyOptions, Unpack
+from lightning_schedulers.callbacks.options import Interval, PolicyOptions, Unpack
 from lightning_schedulers.schedules.base import Schedule, callable_name, check_callable
 from lightning_schedulers.schedules.composition import Lambda
 from lightning_schedulers.targets import ParamGroup, check_key, check_optimizer, resolve_optimizer, split_key
@@ -195,11 +197,11 @@ class TorchScheduler(SchedulerCallback):
         factory: Callable[[torch.optim.Optimizer], Any],
         *,
         keys: Sequence[str] | None = None,
-        interval: str = "step",
+        interval: Interval = "step",
         optimizer: int | str = 0,
         **kwargs: Unpack[PolicyOptions],
     ) -> None:
-        super().__init__(interval=check_choice("interval", interval, ("step", "epoch")), **kwargs)
+        super().__init__(interval=interval, **kwargs)  # checked by the base
         self.factory = check_callable("factory", factory)
         self.keys = (
             None
@@ -264,14 +266,32 @@ class TorchScheduler(SchedulerCallback):
                         group["lr"] = group["initial_lr"]
         self._stepper = _Stepper(self.factory, groups, defaults)
         if saved is not None and self.on_resume != "restart":
-            self._stepper.restore(saved)
+            built_by = saved.get("factory")
+            if built_by is not None and built_by != _factory_description(self.factory):
+                # Another factory (functools.partial's arguments changed): its scheduler's state would
+                # carry the old arguments (torch's state_dict holds them). Step the new one instead.
+                rank_zero_warn(
+                    f"TorchScheduler: the checkpoint's scheduler was built by {built_by}, this callback's by "
+                    f"{_factory_description(self.factory)}; the saved scheduler state is not loaded (it holds the old "
+                    f"arguments): the new scheduler is stepped from the start to step {saved.get('t')}"
+                )
+                self._stepper.at(int(saved.get("t", 0)))
+            else:
+                self._stepper.restore(saved)
         self._slots = len(groups)
 
     def _extra_state(self) -> dict[str, Any]:
         stepper = self._stepper
         if stepper is None:
             return {}
-        return {"stand_in": {"groups": stepper.groups, "defaults": stepper.defaults, **stepper.state()}}
+        return {
+            "stand_in": {
+                "groups": stepper.groups,
+                "defaults": stepper.defaults,
+                "factory": _factory_description(self.factory),
+                **stepper.state(),
+            }
+        }
 
     def _check_extra(self, extra: dict[str, Any]) -> str | None:
         saved = extra.get("stand_in")
@@ -284,6 +304,8 @@ class TorchScheduler(SchedulerCallback):
         t = saved["t"]
         if not isinstance(t, int) or isinstance(t, bool) or t < 0:
             return f"extra['stand_in']['t'] is {t!r}"
+        if not isinstance(saved.get("factory", ""), str):
+            return f"extra['stand_in']['factory'] is {saved['factory']!r}"
         return None
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -308,3 +330,12 @@ class TorchScheduler(SchedulerCallback):
         keys = "" if self.keys is None else f", keys={list(self.keys)}"
         where = f"interval={self.interval!r}, optimizer={self.optimizer!r}"
         return f"TorchScheduler({callable_name(self.factory)}{keys}, {where})"
+
+
+def _factory_description(factory: Any) -> str:
+    """The factory with its bound arguments (a ``functools.partial``'s), to tell two factories of one class apart."""
+    if isinstance(factory, functools.partial):
+        inner = _factory_description(factory.func)
+        arguments = [repr(a) for a in factory.args] + [f"{k}={v!r}" for k, v in sorted(factory.keywords.items())]
+        return f"{inner}({', '.join(arguments)})"
+    return callable_name(factory)

@@ -23,7 +23,14 @@ from typing import Any, ClassVar, cast
 from lightning_schedulers._validation import check_bool, check_float, check_int, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
-from lightning_schedulers.callbacks.options import ConcatOptions, IgniteOptions, Unpack
+from lightning_schedulers.callbacks.options import (
+    ClockName,
+    ConcatOptions,
+    IgniteOptions,
+    Interval,
+    ResumePolicy,
+    Unpack,
+)
 from lightning_schedulers.families.common import _TorchLRScheduler
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Join, Shift
@@ -67,12 +74,12 @@ class _IgniteScheduler(SchedulerCallback):
         save_history: bool = False,
         param_group_index: int | None = None,
         create_new: bool = False,
-        interval: str = "step",
+        interval: Interval = "step",
         optimizer: int | str = 0,
         name: str | None = None,
         logging_enabled: bool = True,
-        on_resume: str = "continue",
-        clock: str = "optimizer",
+        on_resume: ResumePolicy = "continue",
+        clock: ClockName = "optimizer",
     ) -> None:
         super().__init__(
             interval=interval,

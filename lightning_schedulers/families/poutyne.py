@@ -22,7 +22,7 @@ import torch
 from lightning_schedulers._validation import check_int, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
-from lightning_schedulers.callbacks.options import PolicyOptions, Unpack
+from lightning_schedulers.callbacks.options import Interval, PolicyOptions, Unpack
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Shift
 from lightning_schedulers.schedules.phases import Phase, join_phases
@@ -57,7 +57,7 @@ class OptimizerPolicy(SchedulerCallback):
         phases: Sequence[Phase],
         *,
         initial_step: int = 0,
-        interval: str = "step",
+        interval: Interval = "step",
         optimizer: int | str = 0,
         param_group_index: int | None = None,
         **kwargs: Unpack[PolicyOptions],

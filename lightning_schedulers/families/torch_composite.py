@@ -64,6 +64,7 @@ class SequentialLR(_TorchLRScheduler):
     used: the ``SequentialLR``'s apply.
 
     Examples:
+        >>> from lightning_schedulers import ExponentialLR, LinearLR
         >>> warmup = LinearLR(start_factor=0.5, total_iters=2)
         >>> cb = SequentialLR([warmup, ExponentialLR(gamma=0.5)], milestones=[2])
         >>> cb.simulate(5, initial=1.0).tolist()
@@ -114,6 +115,7 @@ class ChainedScheduler(_TorchLRScheduler):
     momentum are refused (their momentum is not chained).
 
     Examples:
+        >>> from lightning_schedulers import ConstantLR, CosineAnnealingLR, ExponentialLR
         >>> cb = ChainedScheduler([ConstantLR(factor=0.5, total_iters=2), ExponentialLR(gamma=0.9)])
         >>> cb.simulate(3, initial=1.0).round(4).tolist()
         [0.5, 0.45, 0.81]

@@ -8,9 +8,11 @@ a batch and the validation (or epoch end) due after it, whose decision a resumed
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
@@ -18,13 +20,18 @@ from lightning_schedulers.engine.bindings import Active
 from lightning_schedulers.plateau import PlateauState
 
 if TYPE_CHECKING:
-    from lightning_schedulers.callbacks.plateau import _ReduceOnPlateau
+    from lightning_schedulers.callbacks.reduce import _ReduceOnPlateau
 
 __all__ = [
     "Decisions",
     "epoch_end_due_now",
     "extra_problem",
     "has_validation",
+    "missing_metric_message",
+    "read_metric",
+    "same_tensor",
+    "shared_reading",
+    "validation_skipped",
     "validation_due_now",
     "warn_lost_decision",
 ]
@@ -62,11 +69,31 @@ class Decisions:
 
 
 def has_validation(trainer: pl.Trainer) -> bool:
-    """Whether this fit runs validation at all (a ``validation_step`` and batches to run it on)."""
+    """Whether this fit will run validation: Lightning's own test, and an epoch that validates.
+
+    Lightning validates during a fit when the module has a ``validation_step``, a val dataloader is
+    defined (passed to ``fit``, by the module or a datamodule) and ``limit_val_batches > 0``; with
+    ``check_val_every_n_epoch`` beyond ``max_epochs`` no epoch validates.
+    """
     module = trainer.lightning_module
-    if module is None or not is_overridden("validation_step", module):
+    if module is None or not is_overridden("validation_step", module) or trainer.limit_val_batches == 0:
         return False
-    return trainer.limit_val_batches != 0
+    try:
+        if not trainer.fit_loop.epoch_loop.val_loop._data_source.is_defined():
+            return False  # validation_step, but no val dataloader for this fit
+    except AttributeError:  # another Lightning version: assume it validates
+        pass
+    every, epochs = trainer.check_val_every_n_epoch, trainer.max_epochs
+    return not (every is not None and epochs is not None and 0 <= epochs < every)
+
+
+def validation_skipped(trainer: pl.Trainer) -> bool:
+    """At an epoch's end: Lightning was to validate after this epoch, and its val loop had no batches to run."""
+    loop = trainer.fit_loop.epoch_loop
+    try:
+        return bool(loop._should_check_val_epoch()) and bool(loop.val_loop.skip)
+    except AttributeError:  # another Lightning version: cannot tell
+        return False
 
 
 def validation_due_now(trainer: pl.Trainer) -> bool:
@@ -150,3 +177,65 @@ def warn_lost_decision(callback: _ReduceOnPlateau, restored: dict[str, Any], dec
             "instead: ModelCheckpoint(monitor=...) or every_n_epochs, or an every_n_train_steps that is not "
             "a multiple of the validation interval."
         )
+
+
+_UNREADABLE = "unreadable:"
+
+
+def same_tensor(metric: Any, before: Any) -> bool:
+    """Whether ``metric`` is the very tensor read before: Lightning logs a new tensor every time.
+
+    Plain Python numbers written into ``callback_metrics`` cannot be told apart that way (the same
+    float object may be written again on purpose): they always count as new.
+    """
+    return isinstance(metric, torch.Tensor) and metric is before
+
+
+def read_metric(who: str, monitor: str, metric: Any) -> float | str:
+    """The metric as a float, or a message (marked) saying why it is not one number."""
+    what = f"{who}: monitor {monitor!r}"
+    if isinstance(metric, torch.Tensor) and (metric.numel() != 1 or metric.is_meta):
+        return (
+            f"{_UNREADABLE}{what} is a tensor of shape {tuple(metric.shape)} on device {metric.device}; a "
+            "plateau decision needs one number: log a scalar (a mean over the batch, say)"
+        )
+    try:
+        return float(metric)
+    except (TypeError, ValueError, RuntimeError) as error:
+        return f"{_UNREADABLE}{what} is {metric!r} ({type(metric).__name__}), not a number: {error}"
+
+
+def shared_reading(host: Any, who: str, monitor: str, metric: Any, stale: bool) -> float | str | None:
+    """Rank zero's reading, on every rank: a float, ``"stale"``, or ``None`` when missing.
+
+    Every rank decides on rank zero's value: identical state and values everywhere. A missing or
+    unreadable metric travels too, so all ranks raise, skip or wait together rather than hang.
+    """
+    value: float | str | None = "stale" if stale else (None if metric is None else read_metric(who, monitor, metric))
+    shared: float | str | None = host.broadcast(value)
+    if isinstance(shared, str) and shared.startswith(_UNREADABLE):
+        raise ValueError(shared[len(_UNREADABLE) :])
+    return shared
+
+
+def missing_metric_message(who: str, monitor: str, available: list[str], when: str, where: str) -> str:
+    """Why no decision was taken: the monitor is not logged (``where``: ``"validation"``, ``"epoch"`` or ``"loop"``)."""
+    if monitor in available:
+        # Logged here, but every rank decides on rank zero's value, and rank zero has none.
+        return (
+            f"{who}: {when}, monitor {monitor!r} was logged on this rank but not on rank zero, whose value every "
+            "rank decides on; log it on every rank (sync_dist=True, or without rank_zero_only)"
+        )
+    close = difflib.get_close_matches(monitor, available, n=1)
+    if close:
+        hint = f"; did you mean {close[0]!r}?"
+    elif where == "loop":
+        hint = "; pass it as bound.step(metrics={...}) or bound.report({...})"
+    elif where == "epoch":
+        hint = "; log it in training_step (on_epoch=True), on_train_epoch_end or validation"
+    else:
+        hint = (
+            "; if it is logged during training (on_epoch=True) or in on_train_epoch_end, pass "
+            "check_on_train_epoch_end=True to decide at the end of each training epoch"
+        )
+    return f"{who}: {when}, monitor {monitor!r} is not among the logged metrics {available}{hint}"

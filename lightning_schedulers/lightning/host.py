@@ -138,6 +138,14 @@ class TrainerHost:
         if isinstance(run.clock, OptimizerStepClock):
             run.clock.follow(self.trainer.optimizers[clock_optimizer(self.callback, self.trainer)])
 
+    def epoch_done(self) -> bool:
+        """Whether every batch of the current epoch has run (Lightning then steps epoch-interval schedulers)."""
+        loop = self.trainer.fit_loop.epoch_loop
+        try:
+            return bool(loop._num_ready_batches_reached())
+        except AttributeError:  # another Lightning version
+            return bool(loop.batch_progress.is_last_batch)
+
     def write_changed(self, run: Run) -> None:
         """Write a changed value now, or at the next optimizer step when inside an accumulation window."""
         if self.inside_accumulation_window():

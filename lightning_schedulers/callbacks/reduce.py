@@ -1,0 +1,448 @@
+"""The machinery the plateau callbacks share: the decision, the multipliers, the base schedule, the hooks.
+
+The public classes, :class:`~lightning_schedulers.ReduceLROnPlateau` and
+:class:`~lightning_schedulers.ReduceAttributeOnPlateau`, are in :mod:`lightning_schedulers.callbacks.plateau`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, cast
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+
+from lightning_schedulers._validation import check_bool, check_float, check_sequence
+from lightning_schedulers.callbacks.base import SchedulerCallback
+from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
+from lightning_schedulers.engine.bindings import Active, Binding
+from lightning_schedulers.engine.run import Run
+from lightning_schedulers.lightning.decisions import (
+    Decisions,
+    epoch_end_due_now,
+    extra_problem,
+    has_validation,
+    missing_metric_message,
+    read_metric,
+    same_tensor,
+    shared_reading,
+    validation_due_now,
+    validation_skipped,
+    warn_lost_decision,
+)
+from lightning_schedulers.lightning.host import TrainerHost
+from lightning_schedulers.plateau import PlateauState, reduced_multiplier
+from lightning_schedulers.schedules.shapes import Constant
+from lightning_schedulers.targets import Attribute, ParamGroup, Target
+
+__all__: list[str] = []
+
+
+class _ReduceOnPlateau(SchedulerCallback):
+    """Shared machinery: the decision, the multipliers, the base schedule, checkpoint state."""
+
+    def __init__(
+        self,
+        monitor: str,
+        target: Target,
+        mode: str,
+        factor: float,
+        patience: int,
+        threshold: float,
+        threshold_mode: str,
+        cooldown: int,
+        floor: float | Sequence[float],
+        eps: float,
+        strict: bool,
+        verbose: bool,
+        base: SchedulerCallback | None,
+        name: str | None,
+        save_history: bool,
+        logging_enabled: bool,
+        on_resume: ResumePolicy,
+        clock: ClockName = "optimizer",
+        check_on_train_epoch_end: bool | None = None,
+    ) -> None:
+        if base is not None and not isinstance(base, SchedulerCallback):
+            raise TypeError(f"`base` must be a scheduler callback of this package or None, got {base!r}")
+        if isinstance(base, _ReduceOnPlateau):
+            raise TypeError("`base` cannot itself be a plateau callback; reduce once, with one factor")
+        interval: Interval = base.interval if base is not None else "epoch"
+        super().__init__(
+            interval=interval,
+            clock=base.clock if base is not None else clock,
+            name=name,
+            save_history=save_history,
+            logging_enabled=logging_enabled,
+            on_resume=on_resume,
+        )
+        if not isinstance(monitor, str) or not monitor:
+            raise TypeError(f"`monitor` must be a non-empty str, got {monitor!r}")
+        self.monitor = monitor
+        self.factor = check_float("factor", factor)
+        if not 0.0 < self.factor < 1.0:
+            raise ValueError(f"`factor` must be in (0, 1), got {factor!r}")
+        self.eps = check_float("eps", eps, non_negative=True)
+        self.strict = check_bool("strict", strict)
+        self.verbose = check_bool("verbose", verbose)
+        if check_on_train_epoch_end is not None and not isinstance(check_on_train_epoch_end, bool):
+            raise TypeError(
+                f"`check_on_train_epoch_end` must be a bool or None, got {check_on_train_epoch_end!r} "
+                f"({type(check_on_train_epoch_end).__name__})"
+            )
+        self.check_on_train_epoch_end = check_on_train_epoch_end
+        self.state = PlateauState(mode, patience, threshold, threshold_mode, cooldown)
+        self.floor: float | tuple[float, ...] = (
+            tuple(
+                check_float(f"{self._floor_name}[{i}]", v)
+                for i, v in enumerate(check_sequence(self._floor_name, floor))
+            )
+            if isinstance(floor, (list, tuple))
+            else check_float(self._floor_name, floor)
+        )
+        self.target = target
+        self.base = base
+        if base is not None:
+            base._length_owner = self  # the base runs in this callback's run: its clock, lengths, resume policy
+
+    _floor_name = "floor"
+
+    def _when(self) -> str:
+        # In repr (the checkpoint fingerprint) only when given: fingerprints written before keep matching.
+        chosen = self.check_on_train_epoch_end
+        return "" if chosen is None else f", check_on_train_epoch_end={chosen}"
+
+    @property
+    def _fit(self) -> Decisions | None:
+        """This fit's decision bookkeeping (made when the fit starts, dropped with its run)."""
+        run = self._run
+        return None if run is None else run.parts.get("plateau")
+
+    # -- the target and its schedule
+    def _bindings(self) -> tuple[Binding, ...]:
+        if self.base is None:
+            # No schedule: the value held when the fit started, kept (and checkpointed) as the base.
+            return (Binding(dataclasses.replace(self.target, relative=True), (Constant(1.0),)),)
+        return self.base._bindings()
+
+    def _stateless_bases(self, binding: Binding, bound: Any, current: list[float], t: int) -> list[float]:
+        # Reductions continue from the value held now (as torch's ReduceLROnPlateau would), which
+        # is right after earlier reductions too; only a base schedule can be applied twice.
+        if self.base is None:
+            return current
+        return super()._stateless_bases(binding, bound, current, t)
+
+    def _resolve(self, host: Any, restored: dict[str, Any] | None) -> None:
+        run = self._run
+        assert run is not None
+        # A reused instance decides afresh (a resumed fit then loads its state).
+        s = self.state
+        self.state = PlateauState(s.mode, s.patience, s.threshold, s.threshold_mode, s.cooldown)
+        trainer = getattr(host, "trainer", None)  # None in a hand-written loop: it reports metrics itself
+        validates = trainer is None or has_validation(trainer)
+        chosen = self.check_on_train_epoch_end
+        # As Lightning steps a plateau scheduler of configure_optimizers: with no validation loop,
+        # at the end of every training epoch, on what training logged.
+        fit = run.parts["plateau"] = Decisions(trainer, not validates if chosen is None else bool(chosen), validates)
+        if trainer is not None and not fit.at_epoch_end and not validates:
+            message = (
+                f"{type(self).__name__}: this fit runs no validation (no validation_step, or limit_val_batches=0), "
+                f"and check_on_train_epoch_end=False decides after each validation run on {self.monitor!r}; add a "
+                "validation loop, or leave check_on_train_epoch_end=None to decide at the end of each training epoch"
+            )
+            if self.strict:
+                raise ValueError(message + " (or pass strict=False to train without reductions)")
+            self._warn_once("no-validation", message + "; strict=False: no reduction will happen")
+        if self.base is not None:
+            self.base._resolve(host, (restored or {}).get("base"))
+            self._horizon = self.base._horizon
+
+    def _drives(self, other: SchedulerCallback) -> bool:
+        return other is self.base
+
+    def _extra_state(self) -> dict[str, Any]:
+        fit = self._fit
+        active = fit.active if fit is not None else None
+        multipliers = active.multipliers if active is not None else None
+        trainer = fit.trainer if fit is not None else None
+        at_epoch_end = fit is not None and fit.at_epoch_end
+        return {
+            "plateau": self.state.state_dict(),
+            "multipliers": list(multipliers) if multipliers is not None else None,
+            "base": self.base._extra_state() if self.base is not None else {},
+            "pending_validation": not at_epoch_end and trainer is not None and validation_due_now(trainer),
+            "pending_epoch_end": at_epoch_end and trainer is not None and epoch_end_due_now(trainer),
+            "epoch_metric": self._deferred_metric(),
+        }
+
+    def _deferred_metric(self) -> float | None:
+        """A decision waiting for the next epoch's start, and its metric already logged: save it.
+
+        A checkpoint written at the end of an epoch (``ModelCheckpoint(save_on_train_epoch_end=True)``,
+        after the LightningModule's ``on_train_epoch_end``) is resumed at the next epoch, so the
+        decision is taken when the state loads.
+        """
+        fit = self._fit
+        if fit is None or not fit.epoch_deferred or fit.trainer is None:
+            return None
+        metric = fit.trainer.callback_metrics.get(self.monitor)
+        if metric is None or same_tensor(metric, fit.epoch_snapshot):
+            return None
+        reading = read_metric(type(self).__name__, self.monitor, metric)
+        return reading if isinstance(reading, float) else None
+
+    def _check_extra(self, extra: dict[str, Any]) -> str | None:
+        problem = extra_problem(extra, self.state.mode)
+        if problem is None and extra and self.base is not None:
+            return self.base._check_extra(extra.get("base", {}))
+        return problem
+
+    def _matches(self, binding_target: Target) -> bool:
+        t = self.target
+        if isinstance(t, Attribute):
+            return isinstance(binding_target, Attribute) and binding_target.path == t.path
+        return (
+            isinstance(binding_target, ParamGroup)
+            and binding_target.key == t.key
+            and binding_target.optimizer == t.optimizer
+            and binding_target.param_group_index == t.param_group_index
+        )
+
+    def _after_bind(self, restored: dict[str, Any] | None, previous: list[Active] | None = None) -> None:
+        run, fit = self._run, self._fit
+        assert run is not None and fit is not None
+        matching = [a for a in run.actives if a.key == self._target_key()]
+        if len(matching) != 1:
+            described = [b.target.describe() for b in self._bindings()]
+            raise ValueError(
+                f"{type(self).__name__}: the base drives {described}, none of them {self.target.describe()}; "
+                "give the plateau callback the base's target"
+            )
+        active = matching[0]
+        slots = len(active.schedules)
+        before = next((a for a in previous or () if a.key == active.key), None)
+        known = len(before.schedules) if before is not None else slots
+        if isinstance(self.floor, tuple):
+            if len(self.floor) != known:
+                raise ValueError(
+                    f"`{self._floor_name}` has {len(self.floor)} values but {self.target.describe()} has {known} "
+                    "param group(s)"
+                )
+            floors = list(self.floor)[:slots]
+            if slots > len(floors):  # groups added during the fit
+                self._warn_once(
+                    f"floor:{slots}",
+                    f"{type(self).__name__}: `{self._floor_name}` has {len(floors)} values, and param group(s) "
+                    f"{list(range(len(floors), slots))} appeared during the fit; they are reduced without a floor "
+                    f"({self._floor_name}=0)",
+                )
+                floors += [0.0] * (slots - len(floors))
+            active.floors = floors
+        else:
+            active.floors = [self.floor] * slots
+        active.multipliers = [1.0] * slots
+        if before is not None and before.multipliers is not None:
+            # A rebind: reductions so far stay; a new group starts unreduced from the value it was added with.
+            kept = before.multipliers[:slots]
+            active.multipliers = kept + [1.0] * (slots - len(kept))
+        elif restored is not None and isinstance(restored.get("plateau"), dict):
+            self.state.load_state_dict(restored["plateau"])
+            saved = restored.get("multipliers")
+            if isinstance(saved, list) and len(saved) <= slots:
+                active.multipliers = [float(m) for m in saved] + [1.0] * (slots - len(saved))
+            metric = restored.get("epoch_metric")
+            if isinstance(metric, (int, float)):
+                # Saved at an epoch's end before its decision (the metric was logged after this
+                # callback's hook): take it now, before the first value of the resumed fit.
+                self._decide(run, active, float(metric), write=False)
+            warn_lost_decision(self, restored, self.state.decisions + 1)
+        fit.active = active
+
+    def _target_key(self) -> str:
+        for binding in self._bindings():
+            if self._matches(binding.target):
+                return binding.target.describe()
+        return self.target.describe()
+
+    # -- the decision
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # What the monitor holds before this run: if it is the same object afterwards, this run
+        # did not log it (Lightning keeps the last logged value in callback_metrics).
+        fit = self._fit
+        if fit is not None:
+            fit.metric_before = trainer.callback_metrics.get(self.monitor)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        run, fit = self._run, self._fit
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or run is None or fit is None:
+            return
+        active = fit.active
+        if active is None or fit.at_epoch_end:
+            return
+        fit.validations_seen += 1
+        metric = trainer.callback_metrics.get(self.monitor)
+        stale = same_tensor(metric, fit.metric_before)
+        fit.metric_before = None
+        value = self._shared(run, metric, stale)
+        if value == "stale":
+            self._warn_once(
+                "stale",
+                f"{type(self).__name__}: a validation run ended without logging {self.monitor!r}; it takes no "
+                "decision (the value an earlier run logged is not counted again)",
+            )
+            return
+        if isinstance(value, float):
+            self._decide(run, active, value)
+        else:
+            self._missing_metric(sorted(trainer.callback_metrics), "after a validation run")
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        fit = self._fit
+        if fit is not None and fit.epoch_deferred:
+            self._epoch_decision(trainer, final=True)
+        super().on_train_epoch_start(trainer, pl_module)
+        if fit is not None and fit.at_epoch_end:
+            fit.epoch_snapshot = trainer.callback_metrics.get(self.monitor)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Before the base's write of the next epoch's value (interval="epoch"), so that it is reduced.
+        run, fit = self._run, self._fit
+        if run is None or fit is None or fit.active is None:
+            return
+        done = cast(TrainerHost, run.host).epoch_done()
+        if done and not fit.at_epoch_end and not fit.validations_seen and validation_skipped(trainer):
+            self._no_validation_batches(run, fit)
+        # As Lightning's plateau path: no decision at the end of an epoch cut short by max_steps.
+        if fit.at_epoch_end and done:
+            self._epoch_decision(trainer, final=False)
+        super().on_train_epoch_end(trainer, pl_module)
+
+    def _no_validation_batches(self, run: Run, fit: Decisions) -> None:
+        """Validation was due after this epoch and had no batches (an empty val dataloader): say so now."""
+        message = (
+            f"{type(self).__name__}: validation was due after this epoch but its dataloader has no batches, so no "
+            f"validation runs to decide on {self.monitor!r}"
+        )
+        if self.check_on_train_epoch_end is None:
+            # Decide where Lightning's plateau path does when no validation runs: at each epoch's end.
+            fit.at_epoch_end = True
+            run.warn_once("empty-val", message + "; deciding at the end of each training epoch instead")
+            return
+        if self.strict:
+            raise ValueError(
+                message + " (check_on_train_epoch_end=False). Fix the val dataloader, leave check_on_train_epoch_end="
+                "None to decide at the end of each training epoch, or pass strict=False to train without reductions"
+            )
+        run.warn_once("empty-val", message + "; strict=False: no reduction will happen")
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # The last epoch's decision, on a metric logged in LightningModule.on_train_epoch_end:
+        # kept in the state (a longer fit resumed from here continues from it), nothing written.
+        fit = self._fit
+        if fit is None:
+            return
+        if fit.epoch_deferred:
+            self._epoch_decision(trainer, final=True, write=False)
+        if fit.active is not None and fit.validates and not fit.at_epoch_end and not fit.validations_seen:
+            # A validation_step with no batches to run it on (an empty val_dataloader, or
+            # check_val_every_n_epoch beyond the fit) must not pass for a fit without plateaus.
+            rank_zero_warn(
+                f"{type(self).__name__}: no validation ran during this fit, so no plateau decision on "
+                f"{self.monitor!r} was taken. Check val_dataloader and check_val_every_n_epoch, or pass "
+                "check_on_train_epoch_end=True to decide at the end of each training epoch."
+            )
+
+    def _epoch_decision(self, trainer: pl.Trainer, *, final: bool, write: bool = True) -> None:
+        """Decide on what this epoch logged, or wait until the next epoch starts (``final=False``).
+
+        Callbacks' ``on_train_epoch_end`` runs before the LightningModule's; a metric logged there
+        is read when the next epoch starts (or the fit ends), before any of its batches.
+        """
+        run, fit = self._run, self._fit
+        if run is None or fit is None or fit.active is None:
+            return
+        metric = trainer.callback_metrics.get(self.monitor)
+        value = self._shared(run, metric, stale=same_tensor(metric, fit.epoch_snapshot))
+        if not isinstance(value, float) and not final:
+            fit.epoch_deferred = True
+            return
+        fit.epoch_deferred = False
+        if value == "stale":
+            self._warn_once(
+                "stale-epoch",
+                f"{type(self).__name__}: a training epoch ended without a new value of {self.monitor!r}; it takes "
+                "no decision (the value logged earlier is not counted again)",
+            )
+            return
+        if not isinstance(value, float):
+            self._missing_metric(sorted(trainer.callback_metrics), "at the end of a training epoch")
+        else:
+            self._decide(run, fit.active, value, write=write)
+
+    def _on_metrics(self, run: Run, metrics: dict[str, float]) -> None:
+        """A hand-written loop reported metrics (``bound.step(metrics=...)``): one decision on the monitor."""
+        fit = self._fit
+        if fit is None or fit.active is None:
+            return
+        metric = metrics.get(self.monitor)
+        value = self._shared(run, metric, stale=False)
+        if isinstance(value, float):
+            self._decide(run, fit.active, value)
+        else:
+            self._missing_metric(sorted(metrics), "in the metrics passed to step()")
+
+    def _shared(self, run: Run, metric: Any, stale: bool) -> float | str | None:
+        """Rank zero's reading of ``metric`` on every rank (see ``decisions.shared_reading``)."""
+        return shared_reading(run.host, type(self).__name__, self.monitor, metric, stale)
+
+    def _decide(self, run: Run, active: Active, value: float, *, write: bool = True) -> None:
+        """One step of the decision rule on ``value``; a reduction scales the values that train next."""
+        if not self.state.step(value):
+            return
+        # The values that train next: those of the event the targets hold (the coming step; for
+        # interval="epoch", after an epoch's last batch, the next epoch's).
+        t = run.held()
+        before = list(active.values)
+        multipliers = active.multipliers or [1.0] * len(active.schedules)
+        active.multipliers = [
+            reduced_multiplier(active.raw_value(j, max(t, 0)), m, self.factor, active.floors[j], self.eps)
+            for j, m in enumerate(multipliers)
+        ]
+        if write:
+            run.host.write_changed(run)  # every reduction is logged
+        if self.verbose:
+            assert run.engine is not None
+            after = list(active.values) if write else run.engine.values_at(active, max(t, 0))
+            if before != after:
+                fit = self._fit
+                what = "epoch(s)" if fit is not None and fit.at_epoch_end else "validation(s)"
+                rank_zero_info(
+                    f"{type(self).__name__}: {self.monitor} has not improved for {self.state.patience + 1} "
+                    f"{what}; {active.bound.labels} {before} -> {after}"
+                )
+
+    def _missing_metric(self, available: list[str], when: str) -> None:
+        fit = self._fit
+        where = (
+            "loop"
+            if fit is not None and fit.trainer is None
+            else "epoch"
+            if fit is not None and fit.at_epoch_end
+            else "validation"
+        )
+        message = missing_metric_message(type(self).__name__, self.monitor, available, when, where)
+        if self.strict:
+            raise KeyError(message)
+        self._warn_once("missing", message + " (strict=False: values left unchanged)")
+
+    def simulate(
+        self,
+        num_events: int,
+        initial: float | Sequence[float] | None = None,
+        optimizers: Sequence[torch.optim.Optimizer] | None = None,
+    ) -> Any:
+        """The values before any reduction (a reduction depends on metrics not known in advance)."""
+        return super().simulate(num_events, initial, optimizers)
