@@ -7,11 +7,12 @@ with ``fabric.save`` and a fresh model, optimizer and schedule are loaded with `
 the resumed half applies exactly what an uninterrupted run applies (checked at the end), and the
 applied values are plotted to ``examples/output/fabric_loop.png``.
 
-Run: ``python examples/fabric_loop.py`` (a few seconds on 2 CPU cores).
+Run: ``python examples/fabric_loop.py [--epochs 6] [--out examples/output]`` (about 10 s on 2 CPU cores).
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -24,8 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import lightning_schedulers as ls
 from lightning_schedulers.schedules import Cosine
 
-EPOCHS, BATCH = 6, 64
-OUT = Path(__file__).with_name("output")
+BATCH = 64
 
 
 def data() -> DataLoader:
@@ -47,7 +47,7 @@ def schedule(total: int) -> ls.ScheduleCallback:
 
 
 def train(
-    fabric: Fabric, stop_at: int | None = None, checkpoint: Path | None = None, resume: bool = False
+    fabric: Fabric, epochs: int, stop_at: int | None = None, checkpoint: Path | None = None, resume: bool = False
 ) -> tuple[list[list[float]], int]:
     """Train (resumed from ``checkpoint``, or saving it when stopped at ``stop_at``); return the values applied."""
     torch.manual_seed(0)
@@ -55,7 +55,7 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model, optimizer = fabric.setup(model, optimizer)
     loader = fabric.setup_dataloaders(data())
-    total = EPOCHS * len(loader)
+    total = epochs * len(loader)
     bound = schedule(total).bind(optimizer, total_steps=total)
     state = {"model": model, "optimizer": optimizer, "schedule": bound}
     if resume and checkpoint is not None:
@@ -63,7 +63,7 @@ def train(
     applied: list[list[float]] = []
     loss = torch.zeros(())
     step = 0
-    for epoch in range(EPOCHS):
+    for epoch in range(epochs):
         for x, y in loader:
             if step < bound.steps:  # already trained before the checkpoint
                 step += 1
@@ -86,13 +86,17 @@ def train(
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("output"))
+    args = parser.parse_args()
     torch.set_num_threads(1)
     fabric = Fabric(accelerator="cpu", devices=1)
-    uninterrupted, total = train(fabric)
+    uninterrupted, total = train(fabric, args.epochs)
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = Path(folder, "half.ckpt")
-        first, half = train(fabric, stop_at=total // 2, checkpoint=checkpoint)
-        second, _ = train(fabric, checkpoint=checkpoint, resume=True)
+        first, half = train(fabric, args.epochs, stop_at=total // 2, checkpoint=checkpoint)
+        second, _ = train(fabric, args.epochs, checkpoint=checkpoint, resume=True)
     assert first + second == uninterrupted, "the resumed run applied other values"
     print(f"{total} steps; the run resumed at step {half} applied exactly what the uninterrupted one did")
     try:
@@ -102,7 +106,7 @@ def main() -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    OUT.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3))
     for ax, column, name in zip(axes, range(2), ("lr", "weight_decay"), strict=True):
         ax.plot([row[column] for row in uninterrupted], label="uninterrupted")
@@ -111,8 +115,8 @@ def main() -> None:
         ax.set_xlabel("optimizer step")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(OUT / "fabric_loop.png", dpi=100)
-    print(f"wrote {OUT / 'fabric_loop.png'}")
+    fig.savefig(args.out / "fabric_loop.png", dpi=100)
+    print(f"wrote {args.out / 'fabric_loop.png'}")
 
 
 if __name__ == "__main__":

@@ -40,3 +40,18 @@ def test_digits_classifier_resumed_mid_epoch_applies_what_the_uninterrupted_fit_
     assert (tmp_path / "digits_schedules.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list((tmp_path / "tensorboard" / "straight" / "version_0").glob("events.out.tfevents.*"))
     assert (tmp_path / "csv" / "resumed" / "version_0" / "metrics.csv").exists()
+
+
+FABRIC = EXAMPLE.parent / "fabric_loop.py"
+
+
+def test_fabric_example_resumes_with_fabric_load_and_applies_what_it_applied_uninterrupted(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(FABRIC), "--epochs", "2", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "58 steps; the run resumed at step 29 applied exactly what the uninterrupted one did" in result.stdout
+    assert (tmp_path / "fabric_loop.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -322,3 +322,16 @@ def test_ddp_ranks_with_different_metrics_apply_identical_values(tmp_path: Path,
         expected = np.repeat(np.vstack([[0.1, 0.2], expected[:-1]]), 2, axis=0)
     assert expected[-1][0] < 0.1
     np.testing.assert_allclose(rank0, expected, rtol=1e-12)
+
+
+def test_the_decision_rules_settings_are_readable_on_the_callback_as_on_torchs() -> None:
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    kwargs = dict(mode="max", patience=3, threshold=0.01, threshold_mode="abs", cooldown=2)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(torch.optim.SGD(params, lr=0.1), **kwargs)
+    for ours in (
+        ls.ReduceLROnPlateau("v", **kwargs),
+        ls.ReduceAttributeOnPlateau("v", "w", **kwargs),
+        ls.get_scheduler("reduce_lr_on_plateau", scheduler_specific_kwargs={"monitor": "v", **kwargs}),
+    ):
+        for name in kwargs:
+            assert getattr(ours, name) == getattr(theirs, name), name

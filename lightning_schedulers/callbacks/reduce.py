@@ -110,6 +110,32 @@ class _ReduceOnPlateau(SchedulerCallback):
 
     _floor_name = "floor"
 
+    # The decision rule's settings, readable on the callback as on torch's and transformers' schedulers.
+    @property
+    def mode(self) -> str:
+        """``"min"`` or ``"max"``."""
+        return self.state.mode
+
+    @property
+    def patience(self) -> int:
+        """Decisions without improvement tolerated before a reduction."""
+        return self.state.patience
+
+    @property
+    def threshold(self) -> float:
+        """The least change that counts as an improvement."""
+        return self.state.threshold
+
+    @property
+    def threshold_mode(self) -> str:
+        """``"rel"`` or ``"abs"``."""
+        return self.state.threshold_mode
+
+    @property
+    def cooldown(self) -> int:
+        """Decisions after a reduction during which no bad decision is counted."""
+        return self.state.cooldown
+
     def _when(self) -> str:
         # In repr (the checkpoint fingerprint) only when given: fingerprints written before keep matching.
         chosen = self.check_on_train_epoch_end
