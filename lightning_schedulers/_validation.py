@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 MAX_EVENTS = 2**53
@@ -84,7 +84,8 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
 
 def check_sequence(name: str, value: Any, *, allow_empty: bool = False) -> tuple[Any, ...]:
     """Return ``value`` as a tuple after checking it is a non-string sequence (non-empty by default)."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+    # A mapping iterates its keys only: never the sequence meant.
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise TypeError(f"`{name}` must be a sequence, got {value!r} ({type(value).__name__})")
     items = tuple(value)
     if not items and not allow_empty:

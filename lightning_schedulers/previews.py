@@ -72,7 +72,10 @@ class FitPlan:
         accumulation = self.accumulate_grad_batches
         if isinstance(accumulation, Mapping):
             if not accumulation:
-                raise ValueError("`accumulate_grad_batches` as a mapping needs at least one {epoch: batches} entry")
+                raise ValueError(
+                    "`accumulate_grad_batches` as a mapping needs at least one {epoch: batches} entry, "
+                    f"got {accumulation!r}"
+                )
             for epoch, batches in accumulation.items():
                 check_int(f"accumulate_grad_batches key {epoch!r}", epoch, minimum=0)
                 check_int(f"accumulate_grad_batches[{epoch!r}]", batches, minimum=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 import signal
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 import lightning_schedulers as ls
 from lightning_schedulers import presets
 from lightning_schedulers import schedules as s
+from lightning_schedulers.families import deepspeed as ds
 from lightning_schedulers.plateau import PlateauState
 
 HOSTILE: list[Any] = [
@@ -94,6 +96,10 @@ BASE: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "Space": (s.Space, {"kind": "linear", "start": 0.0, "end": 1.0, "steps": 5}),
     "linspace": (s.linspace, {"start": 0.0, "end": 1.0, "steps": 5}),
     "cosinespace": (s.cosinespace, {"start": 0.0, "end": 1.0, "steps": 5}),
+    "Deferred": (
+        s.Deferred,
+        {"fn": presets.warmup_cosine, "arguments": (("peak", 1.0), ("total_steps", 100), ("warmup_steps", 0.1))},
+    ),
     "join_phases": (s.join_phases, {"phases": [s.Phase(lr=s.linspace(0.0, 1.0, 3))]}),
     "fraction": (s.fraction, {"value": 0.5}),
     # the reference libraries' shapes
@@ -219,6 +225,92 @@ BASE: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "get_scheduler": (ls.get_scheduler, {"name": "linear", "warmup_steps": 10, "total_steps": 100}),
     "SWALR": (ls.SWALR, {"swa_lr": 0.05, "anneal_epochs": 3}),
     "TorchScheduler": (ls.TorchScheduler, {"factory": functools.partial(torch.optim.lr_scheduler.StepLR, step_size=3)}),
+    # timm
+    "CosineLRScheduler": (
+        ls.CosineLRScheduler,
+        {
+            "t_initial": 10,
+            "lr_min": 0.01,
+            "cycle_mul": 1.5,
+            "cycle_decay": 0.9,
+            "cycle_limit": 3,
+            "warmup_t": 2,
+            "warmup_lr_init": 0.001,
+            "warmup_prefix": True,
+            "t_in_epochs": True,
+            "noise_range_t": (2, 8),
+            "noise_pct": 0.5,
+            "noise_std": 1.0,
+            "noise_seed": 3,
+            "k_decay": 1.5,
+            "noise_type": "normal",
+        },
+    ),
+    "TanhLRScheduler": (
+        ls.TanhLRScheduler,
+        {"t_initial": 10, "lb": -6.0, "ub": 4.0, "lr_min": 0.01, "cycle_mul": 2.0, "cycle_limit": 2, "warmup_t": 2},
+    ),
+    "PolyLRScheduler": (
+        ls.PolyLRScheduler,
+        {"t_initial": 10, "power": 1.5, "cycle_mul": 1.0, "cycle_decay": 0.5, "cycle_limit": 2, "k_decay": 2.0},
+    ),
+    "StepLRScheduler": (
+        ls.StepLRScheduler,
+        {"decay_t": 3, "decay_rate": 0.5, "warmup_t": 2, "warmup_lr_init": 0.01, "noise_range_t": 4},
+    ),
+    "MultiStepLRScheduler": (
+        ls.MultiStepLRScheduler,
+        {"decay_t": [2, 5], "decay_rate": 0.5, "warmup_t": 1, "warmup_lr_init": 0.01, "noise_type": "uniform"},
+    ),
+    # DeepSpeed
+    "WarmupLR": (
+        ls.WarmupLR,
+        {"warmup_min_lr": 0.0, "warmup_max_lr": 1.0, "warmup_num_steps": 4, "warmup_type": "log"},
+    ),
+    "WarmupDecayLR": (
+        ls.WarmupDecayLR,
+        {"total_num_steps": 20, "warmup_min_lr": 0.0, "warmup_max_lr": 1.0, "warmup_num_steps": 4},
+    ),
+    "LRRangeTest": (
+        ls.LRRangeTest,
+        {
+            "lr_range_test_min_lr": 0.01,
+            "lr_range_test_step_size": 4,
+            "lr_range_test_step_rate": 1.0,
+            "lr_range_test_staircase": False,
+        },
+    ),
+    "deepspeed.WarmupCosineLR": (
+        ds.WarmupCosineLR,
+        {"total_num_steps": 20, "warmup_min_ratio": 0.0, "warmup_num_steps": 4, "cos_min_ratio": 0.01},
+    ),
+    "deepspeed.OneCycle": (
+        ds.OneCycle,
+        {
+            "cycle_min_lr": 0.1,
+            "cycle_max_lr": 1.0,
+            "decay_lr_rate": 0.1,
+            "cycle_first_step_size": 4,
+            "cycle_second_step_size": 3,
+            "cycle_first_stair_count": 0,
+            "cycle_second_stair_count": None,
+            "decay_step_size": 2,
+            "cycle_momentum": False,
+            "cycle_min_mom": 0.8,
+            "cycle_max_mom": 0.9,
+            "decay_mom_rate": 0.1,
+        },
+    ),
+    # lightning-bolts
+    "LinearWarmupCosineAnnealingLR": (
+        ls.LinearWarmupCosineAnnealingLR,
+        {"warmup_epochs": 3, "max_epochs": 20, "warmup_start_lr": 0.01, "eta_min": 0.001},
+    ),
+    "LinearWarmupDecayLR": (
+        ls.LinearWarmupDecayLR,
+        {"warmup_steps": 3, "total_steps": 20, "cosine": False, "linear": True},
+    ),
+    "linear_warmup_decay": (ls.linear_warmup_decay, {"warmup_steps": 3, "total_steps": 20, "cosine": True}),
     "ReduceLROnPlateau": (ls.ReduceLROnPlateau, {"monitor": "val_loss", "factor": 0.5, "patience": 2}),
     "ReduceAttributeOnPlateau": (
         ls.ReduceAttributeOnPlateau,
@@ -307,7 +399,8 @@ def exercise(obj: Any) -> None:
                 break  # growth reached float64's limit: named, and later events overflow too
             assert math.isfinite(v), (schedule, t, v)
         if isinstance(schedule, s.Space):
-            assert len(list(schedule)) == len(schedule)
+            first = list(itertools.islice(schedule, 10))  # iterated lazily: 2**40 steps allocate nothing
+            assert len(first) == min(len(schedule), 10) and all(math.isfinite(v) for v in first)
     if isinstance(obj, ls.SchedulerCallback):
         repr(obj)
         values = obj.simulate(64, initial=0.1)
@@ -348,8 +441,79 @@ def test_hostile_argument_gives_values_or_a_named_error(constructor: str, data: 
 def test_every_public_constructor_is_covered() -> None:
     covered = {build for build, _ in BASE.values()}
     public = [getattr(ls, name) for name in ls.__all__ if callable(getattr(ls, name)) and name != "__version__"]
-    public += [getattr(s, name) for name in s.__all__ if name not in ("Schedule", "Deferred", "deferrable")]
+    public += [getattr(s, name) for name in s.__all__ if name not in ("Schedule", "deferrable")]
     public += [getattr(presets, name) for name in presets.__all__]
     missing = {getattr(c, "__qualname__", repr(c)) for c in public if c not in covered}
     # The Phase builder above wraps Phase (its schedules are keyword arguments); the abstract bases are not built.
     assert missing <= {"Phase", "SchedulerCallback", "Schedule"}, sorted(missing)
+
+
+# -- the cases issue 23's campaign found, each made explicit
+
+
+@pytest.mark.parametrize("arguments", [None, "x", 3, [1, 2], [("peak",)], [(1, 2.0)], {"peak": 1.0}, [("nope", 1)]])
+def test_deferred_refuses_arguments_that_do_not_fit(arguments: Any) -> None:
+    with pytest.raises(TypeError, match="arguments") as raised:
+        s.Deferred(presets.warmup_cosine, arguments)
+    check_error_names(raised.value, "arguments", arguments)
+
+
+@pytest.mark.parametrize("fn", [None, 1.0, "warmup_cosine", [presets.warmup_cosine]])
+def test_deferred_refuses_a_non_callable(fn: Any) -> None:
+    with pytest.raises(TypeError, match="`fn` must be callable"):
+        s.Deferred(fn, (("peak", 1.0),))
+
+
+def test_deferred_names_the_fraction_a_failing_check_resolved() -> None:
+    deferred = presets.warmup_cosine(1.0, 100, warmup_steps=0.9)
+    with pytest.raises(ValueError, match=r"`warmup_steps`=TrainingFraction\(fraction=0.9\) of a fit of 1000 events"):
+        deferred.resolve(1000)
+
+
+MULTIPLIERS = ["cycle_mult", "start_value_mult", "end_value_mult"]
+
+
+@pytest.mark.parametrize("argument", MULTIPLIERS)
+@pytest.mark.parametrize("value", [1.000001, 1.5, 1e3, 1e100, 1e200, 1e308])
+@pytest.mark.parametrize("shape", ["cosine", "linear_monotonic"])
+def test_huge_cyclical_multipliers_give_finite_values_or_name_the_multiplier(
+    argument: str, value: float, shape: str
+) -> None:
+    """ignite's cyclical multipliers: values finite at every event up to 10**12, or an error naming them."""
+    schedule = s.CyclicalAnneal(shape, 1.0, 0.1, cycle_size=4, warmup_duration=2, **{argument: value})
+    callback = (ls.CosineAnnealingScheduler if shape == "cosine" else ls.LinearCyclicalScheduler)(
+        "lr", 1.0, 0.1, cycle_size=4, **{argument: value}, **({"monotonic": True} if shape != "cosine" else {})
+    )
+    with time_limit(10):
+        for t in EVENTS:
+            try:
+                assert math.isfinite(schedule.value(t))
+            except ValueError as error:
+                check_error_names(error, argument, value)
+                break
+        try:
+            assert np.isfinite(callback.simulate(500)).all()
+        except ValueError as error:
+            check_error_names(error, argument, value)
+
+
+def nan_at_3(t: int) -> float:
+    return math.nan if t == 3 else 0.5
+
+
+@pytest.mark.parametrize("callback", [ls.LambdaLR, ls.MultiplicativeLR])
+def test_a_lambda_returning_nan_is_named_not_an_overflow(callback: Callable[..., ls.SchedulerCallback]) -> None:
+    with pytest.raises(ValueError, match=r"`lr_lambda` \(.*nan_at_3\) returned nan at event 3") as raised:
+        callback(nan_at_3).simulate(6, initial=0.1)
+    assert "overflow" not in str(raised.value)
+    with pytest.raises(ValueError, match=r"`lr_lambda\[1\]` \(.*nan_at_3\) returned nan at event 3"):
+        callback([half, nan_at_3]).simulate(6, initial=[0.1, 0.2])
+
+
+def test_a_lambda_returning_nan_in_a_fit_names_lr_lambda_and_the_epoch() -> None:
+    from _helpers import TinyModule, make_trainer
+
+    with pytest.raises(ValueError, match=r"LambdaLR at epoch 3: `lr_lambda` \(.*nan_at_3\) returned nan at event 3"):
+        make_trainer([ls.LambdaLR(nan_at_3)], max_epochs=5, limit_train_batches=2, limit_val_batches=0).fit(
+            TinyModule()
+        )

@@ -56,10 +56,13 @@ class ScheduleCallback(SchedulerCallback):
             clock=clock,
         )
         if isinstance(schedule, Mapping):
-            if target is not None:
-                raise ValueError(f"`target`={target!r} cannot be combined with a mapping of targets to schedules")
             if not schedule:
-                raise ValueError("`schedule` is an empty mapping; give at least one target")
+                raise ValueError(f"`schedule` is an empty mapping ({schedule!r}); give at least one target")
+            if target is not None:
+                raise ValueError(
+                    f"`target`={target!r} cannot be combined with `schedule`={schedule!r}, a mapping of targets to "
+                    "schedules"
+                )
             bindings = tuple(make_binding(t, s, "schedule") for t, s in schedule.items())
         else:
             bindings = (make_binding("lr" if target is None else target, schedule),)

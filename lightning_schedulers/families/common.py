@@ -18,9 +18,9 @@ from lightning_schedulers._validation import check_float, check_int, check_seque
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
 from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
-from lightning_schedulers.schedules.base import Schedule
-from lightning_schedulers.schedules.composition import Scale
-from lightning_schedulers.schedules.durations import TrainingFraction
+from lightning_schedulers.schedules.base import Schedule, with_fractions
+from lightning_schedulers.schedules.composition import Scale, name_functions
+from lightning_schedulers.schedules.durations import TrainingFraction, contains_fraction
 from lightning_schedulers.targets import ParamGroup, check_optimizer
 
 
@@ -47,6 +47,24 @@ def growth_ceiling(rate: float) -> float | None:
     overflows, never a saturated or infinite value.
     """
     return None if rate <= 1.0 else math.inf
+
+
+def _function_arguments(callback: object) -> dict[int, str]:
+    """The user functions among ``callback``'s arguments, by identity: ``{id(fn): "lr_lambda"}``.
+
+    Lists of functions give ``name[i]``; a function given twice keeps its first name.
+    """
+    names: dict[int, str] = {}
+    for name, value in vars(callback).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                if callable(item) and not isinstance(item, (type, SchedulerCallback, Schedule)):
+                    names.setdefault(id(item), f"{name}[{i}]")
+        elif callable(value) and not isinstance(value, (type, SchedulerCallback, Schedule)):
+            names.setdefault(id(value), name)
+    return names
 
 
 class _TorchLRScheduler(SchedulerCallback):
@@ -110,8 +128,34 @@ class _TorchLRScheduler(SchedulerCallback):
         return ParamGroup(key, optimizer=self.optimizer, param_group_index=self.param_group_index)
 
     def _bindings(self) -> tuple[Binding, ...]:
-        lr = Binding(self._target(), builder=self._lr_schedules, slots=self._slots())
+        lr = Binding(self._target(), builder=self._named_lr_schedules, slots=self._slots())
         return (lr, *self._extra_bindings())
+
+    def _named_lr_schedules(self, bases: list[float]) -> list[Schedule]:
+        """:meth:`_lr_schedules`, with its errors and user functions named by this class's arguments.
+
+        A check of lengths given as fractions of training names the fractions; a user function
+        (``lr_lambda``) that returns NaN is then reported under its argument's name.
+        """
+        try:
+            schedules = self._lr_schedules(bases)
+        except (TypeError, ValueError) as error:
+            raise self._with_fractions(error) from None
+        names = _function_arguments(self)
+        if not names:
+            return schedules
+        return [name_functions(schedule, lambda fn: names.get(id(fn))) for schedule in schedules]
+
+    def _with_fractions(self, error: Exception) -> Exception:
+        """``error`` with the arguments given as fractions of training, when some were (see ``with_fractions``)."""
+        given = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        if not any(contains_fraction(v) for v in given.values()):
+            return error
+        try:
+            total = self._durations_total()
+        except ValueError:
+            return error
+        return with_fractions(error, given, total)
 
     def __repr__(self) -> str:
         common = f"interval={self.interval!r}, optimizer={self.optimizer}, param_group_index={self.param_group_index}"
@@ -133,7 +177,10 @@ class _TotalFromTrainer(_TorchLRScheduler):
     def _set_total(self, total: int | TrainingFraction | None) -> None:
         self._length = TrainingFraction(1.0) if total is None else total
         if isinstance(self._length, int):
-            self._check_total(self._length)
+            # Other lengths given as fractions of training are only known when the fit starts:
+            # the check runs then (and in simulate), naming them.
+            if not any(contains_fraction(v) for k, v in vars(self).items() if not k.startswith("_")):
+                self._check_total(self._length)
             self._total = self._horizon = self._length
 
     def _check_total(self, total: int) -> None:
@@ -144,6 +191,9 @@ class _TotalFromTrainer(_TorchLRScheduler):
 
     def _resolve(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> None:
         total = self._resolved_total()
-        self._check_total(total)
+        try:
+            self._check_total(total)
+        except (TypeError, ValueError) as error:
+            raise self._with_fractions(error) from None
         self._total = total
         self._horizon = total

@@ -32,7 +32,7 @@ from lightning_schedulers.callbacks.options import (
     Unpack,
 )
 from lightning_schedulers.families.common import _TorchLRScheduler
-from lightning_schedulers.schedules.base import Schedule
+from lightning_schedulers.schedules.base import Schedule, with_fractions
 from lightning_schedulers.schedules.composition import Join, Shift
 from lightning_schedulers.schedules.durations import Duration, TrainingFraction, check_duration
 from lightning_schedulers.schedules.references import CyclicalAnneal
@@ -386,7 +386,10 @@ class _WarmupScheduler(_Composite):
 
     def _group_schedules(self, bases: list[float]) -> list[Schedule]:
         out: list[Schedule] = []
-        start, w = self.warmup_start_value, check_int("warmup_duration", self._dur(self.warmup_duration), minimum=2)
+        start, w = self.warmup_start_value, self._dur(self.warmup_duration)
+        if w < 2:  # a fraction of training resolved below ignite's minimum
+            error = ValueError(f"`warmup_duration` must be >= 2, got {w}")
+            raise with_fractions(error, {"warmup_duration": self.warmup_duration}, self._durations_total())
         torch_member = isinstance(self.lr_scheduler, _TorchLRScheduler)
         after_schedules = self._resolved(_member_schedules(self.lr_scheduler, bases))
         for base, after in zip(bases, after_schedules, strict=True):

@@ -33,6 +33,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
+from lightning_schedulers._validation import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_int_sequence,
+    check_sequence,
+)
 from lightning_schedulers.callbacks.options import Interval, LROptions, Unpack
 from lightning_schedulers.families.common import _TorchLRScheduler
 from lightning_schedulers.schedules.base import FloatArray, Schedule, set_field
@@ -57,6 +65,8 @@ __all__ = [
 ]
 
 NOISE_TYPES = ("normal", "uniform")
+MIN_ACCEPTANCE = 1e-3
+"""The least share of normal draws that must fall inside ``noise_pct`` (at most ~1000 redraws an event)."""
 
 
 def _check_range(value: Any) -> int | tuple[int, int] | None:
@@ -107,6 +117,17 @@ class TimmNoise(Schedule):
             )
         set_field(self, "noise_std", check_float("noise_std", self.noise_std, non_negative=True))
         set_field(self, "noise_seed", check_int("noise_seed", self.noise_seed, minimum=0))
+        if self.noise_type == "normal" and self.noise_std > 0:
+            # timm redraws until |noise| < noise_pct: expect 1 / P(|N(0, noise_std)| < noise_pct) draws
+            # an event. A bound that almost no draw meets would hang the fit (as it hangs timm).
+            accepted = math.erf(self.noise_pct / (self.noise_std * math.sqrt(2.0)))
+            if accepted < MIN_ACCEPTANCE:
+                raise ValueError(
+                    f"`noise_std`={self.noise_std!r} is too large for `noise_pct`={self.noise_pct!r}: timm redraws "
+                    f"normal noise until |noise| < noise_pct, which {accepted:.3g} of the draws meet (under "
+                    f"{MIN_ACCEPTANCE:g}: about {1 / max(accepted, 1e-300):.3g} draws an event); "
+                    "make noise_std at most 790 * noise_pct"
+                )
 
     def _inside(self, t: int) -> bool:
         span = self.noise_range_t
@@ -493,7 +514,7 @@ class MultiStepLRScheduler(_TimmScheduler):
         self._init_timm(t_in_epochs, noise_range_t, noise_pct, noise_std, noise_seed, noise_type, dict(kwargs))
         if not isinstance(decay_t, (list, tuple)):
             raise TypeError(f"`decay_t` must be a list of milestones, got {decay_t!r} ({type(decay_t).__name__})")
-        self.decay_t: Sequence[int] = tuple(decay_t)
+        self.decay_t: Sequence[int] = check_int_sequence("decay_t", decay_t, strictly_increasing=False)
         self.decay_rate, self.warmup_t = decay_rate, warmup_t
         self.warmup_lr_init, self.warmup_prefix = warmup_lr_init, warmup_prefix
         probe = self._schedule(1.0)

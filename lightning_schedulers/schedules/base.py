@@ -196,7 +196,9 @@ class Schedule:
         else:
             self._values_into(arr, out)
         # A sum is finite only if every term is; the elementwise test runs only when it is not.
-        if not math.isfinite(float(np.add.reduce(out, axis=None))) and not np.isfinite(out).all():
+        with np.errstate(over="ignore", invalid="ignore"):  # finite terms may sum past float64
+            total = float(np.add.reduce(out, axis=None))
+        if not math.isfinite(total) and not np.isfinite(out).all():
             bad = int(np.argmin(np.isfinite(out).reshape(-1)))
             raise self.overflow_error(int(arr.reshape(-1)[bad]), float(out.reshape(-1)[bad]))
         return out
@@ -281,7 +283,23 @@ class Schedule:
         if self.is_resolved:
             return self
         changes = {f.name: resolve_durations(getattr(self, f.name), total) for f in fields(self) if f.init}  # type: ignore[arg-type]
-        return replace(self, **changes)  # type: ignore[type-var]
+        try:
+            return replace(self, **changes)  # type: ignore[type-var]
+        except (TypeError, ValueError) as error:
+            given = {f.name: getattr(self, f.name) for f in fields(self) if f.init}  # type: ignore[arg-type]
+            raise with_fractions(error, given, total) from None
+
+
+def with_fractions(error: Exception, given: dict[str, Any], total: int) -> Exception:
+    """``error`` (a check of resolved lengths) with the fractions of training they were resolved from.
+
+    A length given as a fraction is checked as the number of events it resolves to; the message then
+    also names the fraction given, so that the argument can be found as it was written.
+    """
+    fractions = [f"`{name}`={value!r}" for name, value in given.items() if contains_fraction(value)]
+    if not fractions:
+        return error
+    return type(error)(f"{error} (from {', '.join(fractions)} of a fit of {total} events)")
 
 
 def check_schedule(name: str, value: Any) -> Schedule:
@@ -310,16 +328,24 @@ def user_values(fn: Callable[[int], Any], name: str, ts: FloatArray) -> FloatArr
     flat = ts.reshape(-1)
     out = np.empty(flat.shape, dtype=np.float64)
     for i, t in enumerate(flat.tolist()):
-        out[i] = as_float(name, fn(int(t)), int(t))
+        out[i] = as_float(name, fn(int(t)), int(t), fn)
     return out.reshape(ts.shape)
 
 
-def as_float(name: str, result: Any, t: int) -> float:
-    """A user function's result as a float, or a clear error naming the function's argument."""
+def as_float(name: str, result: Any, t: int, fn: Any = None) -> float:
+    """A user function's result as a finite float, or a clear error naming the function's argument.
+
+    A NaN or infinite result is the function's, not an overflow of the schedule around it: the
+    error says that ``name`` returned it, at which event.
+    """
+    which = "" if fn is None else f" ({callable_name(fn)})"
     try:
-        return float(result)
+        value = float(result)
     except (TypeError, ValueError, OverflowError):
-        raise TypeError(f"`{name}` returned {result!r} at event {t}; it must return a real number") from None
+        raise TypeError(f"`{name}`{which} returned {result!r} at event {t}; it must return a real number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}`{which} returned {value!r} at event {t}; it must return a finite number")
+    return value
 
 
 def finite_or_raise(schedule: Schedule, v: float, t: int) -> float:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from lightning_schedulers.schedules.base import (
     segments,
     set_field,
     user_values,
+    with_fractions,
 )
 from lightning_schedulers.schedules.durations import (
     Duration,
@@ -117,6 +118,25 @@ class Deferred(Schedule):
     fn: Callable[..., Schedule]
     arguments: tuple[tuple[str, Any], ...]
 
+    def __post_init__(self) -> None:
+        check_callable("fn", self.fn)
+        given: Any = self.arguments
+        if isinstance(given, dict):
+            raise TypeError(f"`arguments` must be a sequence of (name, value) pairs (dict(...).items()), got {given!r}")
+        items = check_sequence("arguments", given, allow_empty=True)
+        for i, item in enumerate(items):
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+                raise TypeError(f"`arguments[{i}]` must be a (name, value) pair, got {item!r} in {self.arguments!r}")
+        try:
+            inspect.signature(self.fn).bind(**dict(items))
+        except ValueError:
+            pass  # a callable without a signature (a builtin): its call reports the arguments
+        except TypeError as error:
+            raise TypeError(
+                f"`arguments` {self.arguments!r} do not fit `fn` {callable_name(self.fn)}: {error}"
+            ) from None
+        set_field(self, "arguments", items)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.arguments)
         return f"{getattr(self.fn, '__name__', 'preset')}({args})"
@@ -131,7 +151,15 @@ class Deferred(Schedule):
 
     def resolve(self, total: int) -> Schedule:
         kwargs = {k: resolve_durations(v, total) for k, v in self.arguments}
-        return self.fn(**kwargs).resolve(total)
+        try:
+            built = self.fn(**kwargs)
+        except (TypeError, ValueError) as error:  # a check of the resolved lengths: name the fractions given
+            raise with_fractions(error, dict(self.arguments), total) from None
+        if not isinstance(built, Schedule):
+            raise TypeError(
+                f"`fn` {callable_name(self.fn)} must return a Schedule, got {built!r} ({type(built).__name__})"
+            )
+        return built.resolve(total)
 
     def _values(self, ts: FloatArray) -> FloatArray:
         raise ValueError(f"{self!r} takes a fraction of training; resolve(total) it first")
@@ -169,7 +197,7 @@ def _as_durations(name: str, value: Any) -> Any:
         return value  # the function's own check reports it as given
     if isinstance(value, (list, tuple)):
         return tuple(check_duration(f"{name}[{i}]", v) for i, v in enumerate(value))
-    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)):
         return _as_durations(name, tuple(value))
     return check_duration(name, value)
 
@@ -340,9 +368,13 @@ class Lambda(Schedule):
     """
 
     fn: Callable[[int], float]
+    #: The name messages give ``fn`` (a family class's argument, such as ``lr_lambda``).
+    argument: str = field(default="fn", compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
         check_callable("fn", self.fn)
+        if not isinstance(self.argument, str):
+            raise TypeError(f"`argument` must be a str, got {self.argument!r} ({type(self.argument).__name__})")
 
     def __repr__(self) -> str:
         return f"Lambda(fn={callable_name(self.fn)})"
@@ -352,7 +384,7 @@ class Lambda(Schedule):
         return False  # a user function is called for the events that happen, not ahead of them
 
     def _values(self, ts: FloatArray) -> FloatArray:
-        return user_values(self.fn, "fn", np.maximum(ts, 0.0))
+        return user_values(self.fn, self.argument, np.maximum(ts, 0.0))
 
 
 @dataclass(frozen=True, repr=False)
@@ -372,11 +404,15 @@ class CumulativeProduct(Schedule):
     fn: Callable[[int], float]
     start: float = 1.0
     _cursor: list[float] = field(init=False, repr=False, compare=False, hash=False)
+    #: The name messages give ``fn`` (a family class's argument, such as ``lr_lambda``).
+    argument: str = field(default="fn", compare=False, kw_only=True)
 
     _growth = ("fn", "start")
 
     def __post_init__(self) -> None:
         check_callable("fn", self.fn)
+        if not isinstance(self.argument, str):
+            raise TypeError(f"`argument` must be a str, got {self.argument!r} ({type(self.argument).__name__})")
         set_field(self, "start", check_float("start", self.start))
         set_field(self, "_cursor", [0.0, self.start])  # [t, value at t]
 
@@ -388,11 +424,12 @@ class CumulativeProduct(Schedule):
         return False  # the product is stepped one event at a time
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"fn": self.fn, "start": self.start}
+        return {"fn": self.fn, "start": self.start, "argument": self.argument}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         set_field(self, "fn", state["fn"])
         set_field(self, "start", state["start"])
+        set_field(self, "argument", state.get("argument", "fn"))
         set_field(self, "_cursor", [0.0, state["start"]])
 
     def value(self, t: int) -> float:
@@ -406,7 +443,7 @@ class CumulativeProduct(Schedule):
             k, v = 0, self.start
         while k < target:
             k += 1
-            v = v * as_float("fn", self.fn(k), k)
+            v = v * as_float(self.argument, self.fn(k), k, self.fn)
             finite_or_raise(self, v, k)
         cursor[0], cursor[1] = float(k), v
         return v
@@ -417,3 +454,31 @@ class CumulativeProduct(Schedule):
         for i in np.argsort(flat, kind="stable").tolist():  # ascending: each event steps the cursor on
             out[i] = self._at(int(flat[i]))
         return out.reshape(ts.shape)
+
+
+def name_functions(schedule: Schedule, name_of: Callable[[Any], str | None]) -> Schedule:
+    """``schedule`` with the user functions inside it named ``name_of(fn)`` in messages (where not ``None``).
+
+    A family class builds :class:`Lambda` and :class:`CumulativeProduct` from its own arguments
+    (``lr_lambda``); naming them lets an error say which argument returned a bad value. Values do
+    not change: only the ``argument`` label of the functions found is set.
+    """
+    if isinstance(schedule, (Lambda, CumulativeProduct)):
+        name = name_of(schedule.fn)
+        return schedule if name is None or name == schedule.argument else replace(schedule, argument=name)
+    if not hasattr(schedule, "__dataclass_fields__"):
+        return schedule
+    changes: dict[str, Any] = {}
+    for f in fields(schedule):  # type: ignore[arg-type]
+        if not f.init:
+            continue
+        value = getattr(schedule, f.name)
+        if isinstance(value, Schedule):
+            named = name_functions(value, name_of)
+            if named is not value:
+                changes[f.name] = named
+        elif isinstance(value, tuple) and any(isinstance(v, Schedule) for v in value):
+            items = tuple(name_functions(v, name_of) if isinstance(v, Schedule) else v for v in value)
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                changes[f.name] = items
+    return replace(schedule, **changes) if changes else schedule  # type: ignore[type-var]

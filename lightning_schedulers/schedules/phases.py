@@ -24,6 +24,7 @@ from lightning_schedulers.schedules.durations import Duration, TrainingFraction,
 __all__ = ["Phase", "Space", "cosinespace", "join_phases", "linspace"]
 
 SPACE_KINDS = ("linear", "cosine")
+_ITER_BLOCK = 65536
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,11 @@ class Space(Schedule):
     def __len__(self) -> int:
         return int(self.steps)  # a fraction of training has no length until resolved (clear error)
 
-    def __iter__(self) -> Any:
-        return iter(self.values(np.arange(int(self.steps))).tolist())
+    def __iter__(self) -> Iterator[float]:
+        # In blocks: a long space (2**40 steps) is iterated, not allocated at once.
+        steps = int(self.steps)
+        for begin in range(0, steps, _ITER_BLOCK):
+            yield from self.values(np.arange(begin, min(begin + _ITER_BLOCK, steps))).tolist()
 
     def _values(self, ts: FloatArray) -> FloatArray:
         last = int(self.steps) - 1

@@ -370,7 +370,10 @@ class CyclicalAnneal(Schedule):
         set_field(self, "cycle_mult", mult)
         set_field(self, "warmup_duration", check_duration("warmup_duration", self.warmup_duration, minimum=0))
         if self.shape == "linear" and self.warmup_duration != 0:
-            raise ValueError("`warmup_duration` > 0 needs `monotonic=True` for the linear cyclical schedule")
+            raise ValueError(
+                f"`warmup_duration` > 0 needs `monotonic=True` for the linear cyclical schedule, "
+                f"got warmup_duration={self.warmup_duration!r}"
+            )
         set_field(self, "_table", {})
 
     def __repr__(self) -> str:
