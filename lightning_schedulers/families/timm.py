@@ -209,9 +209,30 @@ class _TimmCyclic(_TimmScheduler):
     """The cyclic classes: ``get_cycle_length`` and the shared cycle arguments."""
 
     _kind = "cosine"
+    # The cycle arguments, kept by _keep_cycle_arguments (lb, ub: Tanh; power: Poly; k_decay: Cosine, Poly).
+    t_initial: int
+    lr_min: float
+    cycle_mul: float
+    cycle_decay: float
+    cycle_limit: int
+    warmup_t: int
+    warmup_lr_init: float
+    warmup_prefix: bool
+    k_decay: float
+    lb: float
+    ub: float
+    power: float
 
     def _cycles(self, base: float) -> TimmCycles:
         raise NotImplementedError
+
+    def _keep_cycle_arguments(self, **arguments: Any) -> None:
+        """Keep the cycle arguments as the pure schedule normalises them; building it once names a bad one."""
+        for name, value in arguments.items():
+            setattr(self, name, value)
+        probe = self._cycles(1.0)
+        for name in arguments:
+            setattr(self, name, getattr(probe, name))
 
     def _schedule(self, base: float) -> Schedule:
         return self._cycles(base)
@@ -278,13 +299,17 @@ class CosineLRScheduler(_TimmCyclic):
         **kwargs: Unpack[LROptions],
     ) -> None:
         self._init_timm(t_in_epochs, noise_range_t, noise_pct, noise_std, noise_seed, noise_type, dict(kwargs))
-        self.t_initial, self.lr_min, self.cycle_mul, self.cycle_decay = t_initial, lr_min, cycle_mul, cycle_decay
-        self.cycle_limit, self.warmup_t, self.warmup_lr_init = cycle_limit, warmup_t, warmup_lr_init
-        self.warmup_prefix, self.k_decay = warmup_prefix, k_decay
-        probe = self._cycles(1.0)  # validates every argument, naming it
-        self.t_initial, self.lr_min, self.cycle_mul = probe.t_initial, probe.lr_min, probe.cycle_mul
-        self.cycle_decay, self.cycle_limit, self.warmup_t = probe.cycle_decay, probe.cycle_limit, probe.warmup_t
-        self.warmup_lr_init, self.k_decay = probe.warmup_lr_init, probe.k_decay
+        self._keep_cycle_arguments(
+            t_initial=t_initial,
+            lr_min=lr_min,
+            cycle_mul=cycle_mul,
+            cycle_decay=cycle_decay,
+            cycle_limit=cycle_limit,
+            warmup_t=warmup_t,
+            warmup_lr_init=warmup_lr_init,
+            warmup_prefix=warmup_prefix,
+            k_decay=k_decay,
+        )
 
     def _cycles(self, base: float) -> TimmCycles:
         return TimmCycles(
@@ -335,13 +360,18 @@ class TanhLRScheduler(_TimmCyclic):
         **kwargs: Unpack[LROptions],
     ) -> None:
         self._init_timm(t_in_epochs, noise_range_t, noise_pct, noise_std, noise_seed, noise_type, dict(kwargs))
-        self.t_initial, self.lb, self.ub, self.lr_min = t_initial, lb, ub, lr_min
-        self.cycle_mul, self.cycle_decay, self.cycle_limit = cycle_mul, cycle_decay, cycle_limit
-        self.warmup_t, self.warmup_lr_init, self.warmup_prefix = warmup_t, warmup_lr_init, warmup_prefix
-        probe = self._cycles(1.0)
-        self.t_initial, self.lb, self.ub, self.lr_min = probe.t_initial, probe.lb, probe.ub, probe.lr_min
-        self.cycle_mul, self.cycle_decay, self.cycle_limit = probe.cycle_mul, probe.cycle_decay, probe.cycle_limit
-        self.warmup_t, self.warmup_lr_init = probe.warmup_t, probe.warmup_lr_init
+        self._keep_cycle_arguments(
+            t_initial=t_initial,
+            lb=lb,
+            ub=ub,
+            lr_min=lr_min,
+            cycle_mul=cycle_mul,
+            cycle_decay=cycle_decay,
+            cycle_limit=cycle_limit,
+            warmup_t=warmup_t,
+            warmup_lr_init=warmup_lr_init,
+            warmup_prefix=warmup_prefix,
+        )
 
     def _cycles(self, base: float) -> TimmCycles:
         return TimmCycles(
@@ -391,14 +421,18 @@ class PolyLRScheduler(_TimmCyclic):
         **kwargs: Unpack[LROptions],
     ) -> None:
         self._init_timm(t_in_epochs, noise_range_t, noise_pct, noise_std, noise_seed, noise_type, dict(kwargs))
-        self.t_initial, self.power, self.lr_min = t_initial, power, lr_min
-        self.cycle_mul, self.cycle_decay, self.cycle_limit = cycle_mul, cycle_decay, cycle_limit
-        self.warmup_t, self.warmup_lr_init, self.warmup_prefix = warmup_t, warmup_lr_init, warmup_prefix
-        self.k_decay = k_decay
-        probe = self._cycles(1.0)
-        self.t_initial, self.power, self.lr_min = probe.t_initial, probe.power, probe.lr_min
-        self.cycle_mul, self.cycle_decay, self.cycle_limit = probe.cycle_mul, probe.cycle_decay, probe.cycle_limit
-        self.warmup_t, self.warmup_lr_init, self.k_decay = probe.warmup_t, probe.warmup_lr_init, probe.k_decay
+        self._keep_cycle_arguments(
+            t_initial=t_initial,
+            power=power,
+            lr_min=lr_min,
+            cycle_mul=cycle_mul,
+            cycle_decay=cycle_decay,
+            cycle_limit=cycle_limit,
+            warmup_t=warmup_t,
+            warmup_lr_init=warmup_lr_init,
+            warmup_prefix=warmup_prefix,
+            k_decay=k_decay,
+        )
 
     def _cycles(self, base: float) -> TimmCycles:
         return TimmCycles(
