@@ -282,7 +282,7 @@ class SchedulerCallback(Previewable, Callback):
             return
         engine = run.engine
         host: Any = run.host
-        if self.interval == "epoch":
+        if run.epochly:
             # Lightning steps epoch-interval schedulers right after an epoch's last batch (before
             # on_train_batch_end: a checkpoint saved there, the epoch-end validation and loggers see
             # the next epoch's value), and not at all after an epoch cut short by max_steps.

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lightning_schedulers.callbacks.base import SchedulerCallback
-from lightning_schedulers.callbacks.options import ClockName, ResumePolicy
+from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
 from lightning_schedulers.callbacks.reduce import _ReduceOnPlateau
 from lightning_schedulers.targets import Attribute, ParamGroup, check_key, check_path
 
@@ -72,6 +72,18 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
             epoch's validation), as Lightning steps a plateau scheduler of ``configure_optimizers``.
             ``None`` (default): after every validation run when the fit validates, at the end of
             every training epoch when it does not.
+        interval: decide exactly where Lightning steps a plateau scheduler returned from
+            ``configure_optimizers`` with ``{"interval": interval, "frequency": frequency}`` (instead of
+            ``check_on_train_epoch_end``, not with it). ``"step"``: after every ``frequency``-th
+            training batch of an epoch (``(batch_idx + 1) % frequency == 0``, none while gradients
+            accumulate), after that batch's validation if one runs, on what ``callback_metrics``
+            holds then (a value logged in ``training_step``, ``on_step=True``, or the last
+            validation's, read again at every decision as Lightning does); the reduction applies from
+            the next batch. ``"epoch"``: at the end of every ``frequency``-th training epoch
+            (``(current_epoch + 1) % frequency == 0``), on what it logged. Either way a missing metric
+            is an error (``strict``). ``None`` (default): ``check_on_train_epoch_end`` decides. With
+            ``base=None`` the callback's ``interval`` is this one; with a ``base``, the base's.
+        frequency: with ``interval``, decide every this many batches (epochs); 1 by default.
 
     Examples:
         >>> import lightning_schedulers as ls
@@ -107,6 +119,8 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
         on_resume: ResumePolicy = "continue",
         clock: ClockName = "optimizer",
         check_on_train_epoch_end: bool | None = None,
+        interval: Interval | None = None,
+        frequency: int = 1,
     ) -> None:
         target = ParamGroup(
             check_key("param_name", param_name), optimizer=optimizer, param_group_index=param_group_index
@@ -131,6 +145,8 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
             on_resume,
             clock,
             check_on_train_epoch_end,
+            interval,
+            frequency,
         )
 
     def __repr__(self) -> str:
@@ -146,9 +162,9 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
 class ReduceAttributeOnPlateau(_ReduceOnPlateau):
     """Reduce a module attribute (a loss weight, a teacher-forcing ratio) when ``monitor`` stops improving.
 
-    The same decision rule and arguments as :class:`ReduceLROnPlateau` (``check_on_train_epoch_end``
-    included), with ``param_name`` a dotted attribute path on the LightningModule and ``floor`` in
-    place of ``min_lr``.
+    The same decision rule and arguments as :class:`ReduceLROnPlateau` (``check_on_train_epoch_end``,
+    ``interval`` and ``frequency`` included), with ``param_name`` a dotted attribute path on the
+    LightningModule and ``floor`` in place of ``min_lr``.
 
     Examples:
         >>> cb = ReduceAttributeOnPlateau("val_loss", "teacher_forcing", factor=0.5, patience=0, floor=0.1)
@@ -178,6 +194,8 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
         on_resume: ResumePolicy = "continue",
         clock: ClockName = "optimizer",
         check_on_train_epoch_end: bool | None = None,
+        interval: Interval | None = None,
+        frequency: int = 1,
     ) -> None:
         super().__init__(
             monitor,
@@ -199,6 +217,8 @@ class ReduceAttributeOnPlateau(_ReduceOnPlateau):
             on_resume,
             clock,
             check_on_train_epoch_end,
+            interval,
+            frequency,
         )
 
     def __repr__(self) -> str:

@@ -1,4 +1,6 @@
-"""The machinery the plateau callbacks share: the decision, the multipliers, the base schedule, the hooks.
+"""The machinery the plateau callbacks share: the decision, the multipliers, the base schedule, their state.
+
+When decisions are taken in a Trainer fit (the hooks) is :mod:`lightning_schedulers.callbacks.plateau_timing`.
 
 The public classes, :class:`~lightning_schedulers.ReduceLROnPlateau` and
 :class:`~lightning_schedulers.ReduceAttributeOnPlateau`, are in :mod:`lightning_schedulers.callbacks.plateau`.
@@ -10,30 +12,26 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, cast
 
-import lightning.pytorch as pl
 import torch
-from lightning.pytorch.trainer.states import TrainerFn
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info
 
-from lightning_schedulers._validation import check_bool, check_float, check_sequence
+from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
+from lightning_schedulers.callbacks.plateau_timing import _PlateauTiming
 from lightning_schedulers.engine.bindings import Active, Binding
 from lightning_schedulers.engine.run import Run
+from lightning_schedulers.engine.state import INTERVALS
 from lightning_schedulers.lightning.decisions import (
     Decisions,
     epoch_end_due_now,
     extra_problem,
     has_validation,
-    missing_metric_message,
     read_metric,
     same_tensor,
-    shared_reading,
     validation_due_now,
-    validation_skipped,
     warn_lost_decision,
 )
-from lightning_schedulers.lightning.host import TrainerHost
 from lightning_schedulers.plateau import PlateauState, reduced_multiplier
 from lightning_schedulers.schedules.shapes import Constant
 from lightning_schedulers.targets import Attribute, ParamGroup, Target
@@ -41,7 +39,7 @@ from lightning_schedulers.targets import Attribute, ParamGroup, Target
 __all__: list[str] = []
 
 
-class _ReduceOnPlateau(SchedulerCallback):
+class _ReduceOnPlateau(_PlateauTiming):
     """Shared machinery: the decision, the multipliers, the base schedule, checkpoint state."""
 
     def __init__(
@@ -65,14 +63,31 @@ class _ReduceOnPlateau(SchedulerCallback):
         on_resume: ResumePolicy,
         clock: ClockName = "optimizer",
         check_on_train_epoch_end: bool | None = None,
+        interval: Interval | None = None,
+        frequency: int = 1,
     ) -> None:
         if base is not None and not isinstance(base, SchedulerCallback):
             raise TypeError(f"`base` must be a scheduler callback of this package or None, got {base!r}")
         if isinstance(base, _ReduceOnPlateau):
             raise TypeError("`base` cannot itself be a plateau callback; reduce once, with one factor")
-        interval: Interval = base.interval if base is not None else "epoch"
+        decide = None if interval is None else cast(Interval, check_choice("interval", interval, INTERVALS))
+        every = check_int("frequency", frequency, minimum=1)
+        if decide is None and every != 1:
+            raise ValueError(
+                f"`frequency`={frequency!r} counts steps or epochs: give `interval` ('step' or 'epoch') with it, "
+                "as in Lightning's lr scheduler config"
+            )
+        if decide is not None and check_on_train_epoch_end is not None:
+            raise ValueError(
+                f"give `interval` ({interval!r}) or `check_on_train_epoch_end` ({check_on_train_epoch_end!r}), not "
+                "both: `interval` decides where Lightning's configure_optimizers path steps a plateau scheduler"
+            )
+        self.decision_interval: Interval | None = decide
+        self.frequency = every
+        # The clock: the base's; without a base, the decisions' interval (a constant: only logging follows it).
+        clock_interval: Interval = base.interval if base is not None else (decide or "epoch")
         super().__init__(
-            interval=interval,
+            interval=clock_interval,
             clock=base.clock if base is not None else clock,
             name=name,
             save_history=save_history,
@@ -139,15 +154,13 @@ class _ReduceOnPlateau(SchedulerCallback):
     def _when(self) -> str:
         # In repr (the checkpoint fingerprint) only when given: fingerprints written before keep matching.
         chosen = self.check_on_train_epoch_end
-        return "" if chosen is None else f", check_on_train_epoch_end={chosen}"
+        when = "" if chosen is None else f", check_on_train_epoch_end={chosen}"
+        if self.decision_interval is not None:
+            when += f", interval={self.decision_interval!r}"
+        if self.frequency != 1:
+            when += f", frequency={self.frequency}"
+        return when
 
-    @property
-    def _fit(self) -> Decisions | None:
-        """This fit's decision bookkeeping (made when the fit starts, dropped with its run)."""
-        run = self._run
-        return None if run is None else run.parts.get("plateau")
-
-    # -- the target and its schedule
     def _bindings(self) -> tuple[Binding, ...]:
         if self.base is None:
             # No schedule: the value held when the fit started, kept (and checkpointed) as the base.
@@ -169,11 +182,14 @@ class _ReduceOnPlateau(SchedulerCallback):
         self.state = PlateauState(s.mode, s.patience, s.threshold, s.threshold_mode, s.cooldown)
         trainer = getattr(host, "trainer", None)  # None in a hand-written loop: it reports metrics itself
         validates = trainer is None or has_validation(trainer)
-        chosen = self.check_on_train_epoch_end
+        chosen, decide = self.check_on_train_epoch_end, self.decision_interval
         # As Lightning steps a plateau scheduler of configure_optimizers: with no validation loop,
         # at the end of every training epoch, on what training logged.
-        fit = run.parts["plateau"] = Decisions(trainer, not validates if chosen is None else bool(chosen), validates)
-        if trainer is not None and not fit.at_epoch_end and not validates:
+        at_epoch_end = decide == "epoch" if decide is not None else not validates if chosen is None else bool(chosen)
+        fit = run.parts["plateau"] = Decisions(
+            trainer, at_epoch_end, validates, at_steps=decide == "step", every=self.frequency, exact=decide is not None
+        )
+        if trainer is not None and not fit.at_epoch_end and not fit.at_steps and not validates:
             message = (
                 f"{type(self).__name__}: this fit runs no validation (no validation_step, or limit_val_batches=0), "
                 f"and check_on_train_epoch_end=False decides after each validation run on {self.monitor!r}; add a "
@@ -194,8 +210,10 @@ class _ReduceOnPlateau(SchedulerCallback):
         active = fit.active if fit is not None else None
         multipliers = active.multipliers if active is not None else None
         trainer = fit.trainer if fit is not None else None
-        at_epoch_end = fit is not None and fit.at_epoch_end
-        return {
+        at_epoch_end = (
+            fit is not None and fit.at_epoch_end and (trainer is None or fit.epoch_due(trainer.current_epoch))
+        )
+        extra = {
             "plateau": self.state.state_dict(),
             "multipliers": list(multipliers) if multipliers is not None else None,
             "base": self.base._extra_state() if self.base is not None else {},
@@ -203,6 +221,26 @@ class _ReduceOnPlateau(SchedulerCallback):
             "pending_epoch_end": at_epoch_end and trainer is not None and epoch_end_due_now(trainer),
             "epoch_metric": self._deferred_metric(),
         }
+        if self.decision_interval == "step":
+            extra.update(self._pending_step())
+        return extra
+
+    def _pending_step(self) -> dict[str, Any]:
+        """A batch's decision not taken yet when the checkpoint is written: its metric, to take it on resume.
+
+        Saved at that batch's ``on_train_batch_end`` (``ModelCheckpoint(every_n_train_steps)``) or
+        after its validation (``on_validation_end``). Where a validation is still due after the
+        batch, its metric is not known: the decision is lost (a resumed fit skips that validation), said on resume.
+        """
+        fit = self._fit
+        trainer = fit.trainer if fit is not None else None
+        if fit is None or trainer is None or not fit.step_due:
+            return {"pending_validation": False, "step_metric": None}
+        if validation_due_now(trainer):
+            return {"pending_validation": True, "step_metric": None}
+        metric = trainer.callback_metrics.get(self.monitor)
+        reading = None if metric is None else read_metric(type(self).__name__, self.monitor, metric)
+        return {"pending_validation": False, "step_metric": reading if isinstance(reading, float) else None}
 
     def _deferred_metric(self) -> float | None:
         """A decision waiting for the next epoch's start, and its metric already logged: save it.
@@ -279,11 +317,12 @@ class _ReduceOnPlateau(SchedulerCallback):
             saved = restored.get("multipliers")
             if isinstance(saved, list) and len(saved) <= slots:
                 active.multipliers = [float(m) for m in saved] + [1.0] * (slots - len(saved))
-            metric = restored.get("epoch_metric")
-            if isinstance(metric, (int, float)):
-                # Saved at an epoch's end before its decision (the metric was logged after this
-                # callback's hook): take it now, before the first value of the resumed fit.
-                self._decide(run, active, float(metric), write=False)
+            for key in ("epoch_metric", "step_metric"):
+                metric = restored.get(key)
+                if isinstance(metric, (int, float)):
+                    # Saved at an epoch's end (or after a batch) before its decision (the metric was
+                    # logged after this callback's hook): take it now, before the first value of the resumed fit.
+                    self._decide(run, active, float(metric), write=False)
             warn_lost_decision(self, restored, self.state.decisions + 1)
         fit.active = active
 
@@ -292,121 +331,6 @@ class _ReduceOnPlateau(SchedulerCallback):
             if self._matches(binding.target):
                 return binding.target.describe()
         return self.target.describe()
-
-    # -- the decision
-    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # What the monitor holds before this run: if it is the same object afterwards, this run
-        # did not log it (Lightning keeps the last logged value in callback_metrics).
-        fit = self._fit
-        if fit is not None:
-            fit.metric_before = trainer.callback_metrics.get(self.monitor)
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        run, fit = self._run, self._fit
-        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING or run is None or fit is None:
-            return
-        active = fit.active
-        if active is None or fit.at_epoch_end:
-            return
-        fit.validations_seen += 1
-        metric = trainer.callback_metrics.get(self.monitor)
-        stale = same_tensor(metric, fit.metric_before)
-        fit.metric_before = None
-        value = self._shared(run, metric, stale)
-        if value == "stale":
-            self._warn_once(
-                "stale",
-                f"{type(self).__name__}: a validation run ended without logging {self.monitor!r}; it takes no "
-                "decision (the value an earlier run logged is not counted again)",
-            )
-            return
-        if isinstance(value, float):
-            self._decide(run, active, value)
-        else:
-            self._missing_metric(sorted(trainer.callback_metrics), "after a validation run")
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        fit = self._fit
-        if fit is not None and fit.epoch_deferred:
-            self._epoch_decision(trainer, final=True)
-        super().on_train_epoch_start(trainer, pl_module)
-        if fit is not None and fit.at_epoch_end:
-            fit.epoch_snapshot = trainer.callback_metrics.get(self.monitor)
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Before the base's write of the next epoch's value (interval="epoch"), so that it is reduced.
-        run, fit = self._run, self._fit
-        if run is None or fit is None or fit.active is None:
-            return
-        done = cast(TrainerHost, run.host).epoch_done()
-        if done and not fit.at_epoch_end and not fit.validations_seen and validation_skipped(trainer):
-            self._no_validation_batches(run, fit)
-        # As Lightning's plateau path: no decision at the end of an epoch cut short by max_steps.
-        if fit.at_epoch_end and done:
-            self._epoch_decision(trainer, final=False)
-        super().on_train_epoch_end(trainer, pl_module)
-
-    def _no_validation_batches(self, run: Run, fit: Decisions) -> None:
-        """Validation was due after this epoch and had no batches (an empty val dataloader): say so now."""
-        message = (
-            f"{type(self).__name__}: validation was due after this epoch but its dataloader has no batches, so no "
-            f"validation runs to decide on {self.monitor!r}"
-        )
-        if self.check_on_train_epoch_end is None:
-            # Decide where Lightning's plateau path does when no validation runs: at each epoch's end.
-            fit.at_epoch_end = True
-            run.warn_once("empty-val", message + "; deciding at the end of each training epoch instead")
-            return
-        if self.strict:
-            raise ValueError(
-                message + " (check_on_train_epoch_end=False). Fix the val dataloader, leave check_on_train_epoch_end="
-                "None to decide at the end of each training epoch, or pass strict=False to train without reductions"
-            )
-        run.warn_once("empty-val", message + "; strict=False: no reduction will happen")
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # The last epoch's decision, on a metric logged in LightningModule.on_train_epoch_end:
-        # kept in the state (a longer fit resumed from here continues from it), nothing written.
-        fit = self._fit
-        if fit is None:
-            return
-        if fit.epoch_deferred:
-            self._epoch_decision(trainer, final=True, write=False)
-        if fit.active is not None and fit.validates and not fit.at_epoch_end and not fit.validations_seen:
-            # A validation_step with no batches to run it on (an empty val_dataloader, or
-            # check_val_every_n_epoch beyond the fit) must not pass for a fit without plateaus.
-            rank_zero_warn(
-                f"{type(self).__name__}: no validation ran during this fit, so no plateau decision on "
-                f"{self.monitor!r} was taken. Check val_dataloader and check_val_every_n_epoch, or pass "
-                "check_on_train_epoch_end=True to decide at the end of each training epoch."
-            )
-
-    def _epoch_decision(self, trainer: pl.Trainer, *, final: bool, write: bool = True) -> None:
-        """Decide on what this epoch logged, or wait until the next epoch starts (``final=False``).
-
-        Callbacks' ``on_train_epoch_end`` runs before the LightningModule's; a metric logged there
-        is read when the next epoch starts (or the fit ends), before any of its batches.
-        """
-        run, fit = self._run, self._fit
-        if run is None or fit is None or fit.active is None:
-            return
-        metric = trainer.callback_metrics.get(self.monitor)
-        value = self._shared(run, metric, stale=same_tensor(metric, fit.epoch_snapshot))
-        if not isinstance(value, float) and not final:
-            fit.epoch_deferred = True
-            return
-        fit.epoch_deferred = False
-        if value == "stale":
-            self._warn_once(
-                "stale-epoch",
-                f"{type(self).__name__}: a training epoch ended without a new value of {self.monitor!r}; it takes "
-                "no decision (the value logged earlier is not counted again)",
-            )
-            return
-        if not isinstance(value, float):
-            self._missing_metric(sorted(trainer.callback_metrics), "at the end of a training epoch")
-        else:
-            self._decide(run, fit.active, value, write=write)
 
     def _on_metrics(self, run: Run, metrics: dict[str, float]) -> None:
         """A hand-written loop reported metrics (``bound.step(metrics=...)``): one decision on the monitor."""
@@ -419,10 +343,6 @@ class _ReduceOnPlateau(SchedulerCallback):
             self._decide(run, fit.active, value)
         else:
             self._missing_metric(sorted(metrics), "in the metrics passed to step()")
-
-    def _shared(self, run: Run, metric: Any, stale: bool) -> float | str | None:
-        """Rank zero's reading of ``metric`` on every rank (see ``decisions.shared_reading``)."""
-        return shared_reading(run.host, type(self).__name__, self.monitor, metric, stale)
 
     def _decide(self, run: Run, active: Active, value: float, *, write: bool = True) -> None:
         """One step of the decision rule on ``value``; a reduction scales the values that train next."""
@@ -444,25 +364,17 @@ class _ReduceOnPlateau(SchedulerCallback):
             after = list(active.values) if write else run.engine.values_at(active, max(t, 0))
             if before != after:
                 fit = self._fit
-                what = "epoch(s)" if fit is not None and fit.at_epoch_end else "validation(s)"
+                what = (
+                    "epoch(s)"
+                    if fit is not None and fit.at_epoch_end
+                    else "decision(s) after training batches"
+                    if fit is not None and fit.at_steps
+                    else "validation(s)"
+                )
                 rank_zero_info(
                     f"{type(self).__name__}: {self.monitor} has not improved for {self.state.patience + 1} "
                     f"{what}; {active.bound.labels} {before} -> {after}"
                 )
-
-    def _missing_metric(self, available: list[str], when: str) -> None:
-        fit = self._fit
-        where = (
-            "loop"
-            if fit is not None and fit.trainer is None
-            else "epoch"
-            if fit is not None and fit.at_epoch_end
-            else "validation"
-        )
-        message = missing_metric_message(type(self).__name__, self.monitor, available, when, where)
-        if self.strict:
-            raise KeyError(message)
-        self._warn_once("missing", message + " (strict=False: values left unchanged)")
 
     def simulate(
         self,

@@ -18,7 +18,7 @@ from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Scale
 from lightning_schedulers.targets import Attribute, BoundParamGroups, BoundTarget, ParamGroup, Target, check_key
 
-__all__ = ["BLOCK", "Active", "Binding", "make_binding"]
+__all__ = ["BLOCK", "WIDE", "Active", "Binding", "make_binding"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,9 @@ the CPU's caches; most of it is per call, so a long block spreads it thin (under
 FIRST_BLOCK = 256
 """The length of the first block of a fit."""
 
+WIDE = 16
+"""From this many slots (param groups) on, a block's rows are converted to floats one step at a time."""
+
 
 class Active:
     """A binding resolved against live objects at the start of a fit (hot-path data).
@@ -129,9 +132,10 @@ class Active:
     block[i]``, the same IEEE product numpy computes, so 200 param groups cost one column and a
     multiplication each. Otherwise the block holds the slots' values row by row (``block[i * width
     + j]``): the values of one event sit together in memory, which keeps a step over many param
-    groups in the CPU's caches (a list per slot spread each step over as many lists). Other
-    bindings (user functions, running products) evaluate ``value(t)`` per step. Memory stays
-    constant.
+    groups in the CPU's caches (a list per slot spread each step over as many lists). From
+    :data:`WIDE` slots on, the rows stay a numpy array and a step converts its own row (a third of
+    what converting the whole block ahead costs per row). Other bindings (user functions, running
+    products) evaluate ``value(t)`` per step. Memory stays constant.
 
     ``values`` holds the values last written by the engine's general path and at each logged
     event; the fast path (plain param groups straight from the block) does not update it.
@@ -176,7 +180,7 @@ class Active:
         self.inner, self.shared = _shared_form(schedules, scale)
         # The block: events block_start .. block_start + block_len - 1, row by row (width values an
         # event), or (shared) the common schedule's values.
-        self.block: list[float] = []
+        self.block: Any = []  # a flat list, or (wide) a 2-D array of rows
         self.block_len = 0
         self.block_start = 0
         self.plain: tuple[list[dict[str, Any]], str] | None = (
@@ -195,7 +199,9 @@ class Active:
             v = self.block[offset]
             return [f * v for f in shared]
         width = len(self.schedules)
-        return self.block[offset * width : (offset + 1) * width]
+        if width >= WIDE:
+            return self.block[offset].tolist()  # type: ignore[no-any-return]
+        return self.block[offset * width : (offset + 1) * width]  # type: ignore[no-any-return]
 
     def raw_values(self, t: int) -> list[float]:
         """Every slot's value at ``t`` before plateau reduction (finite, or ``raw_value`` raises later)."""
@@ -232,7 +238,12 @@ class Active:
         end = int(np.argmax(bad)) if bad.any() else len(ts)
         # One flat list: a list of rows would cost a list per event (9x the time, and work for the
         # garbage collector); row-major, so that one event's values are read from one place.
-        self.block = raw[0][:end].tolist() if len(raw) == 1 else np.stack(raw, axis=1)[:end].ravel().tolist()
+        if len(raw) == 1:
+            self.block = raw[0][:end].tolist()
+        elif len(raw) >= WIDE:
+            self.block = np.stack(raw, axis=1)[:end]
+        else:
+            self.block = np.stack(raw, axis=1)[:end].ravel().tolist()
         self.block_len = end
         self.block_start = t
 

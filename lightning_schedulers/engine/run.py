@@ -127,6 +127,7 @@ class Run:
         self._token: object = None
         self.clock = host.make_clock(self, state)
         self.source, self.field = self.clock.source, self.clock.field
+        self.epochly = callback.interval == "epoch"  # read on the hot path, so kept as a flag
         if state is not None:
             self.offset = int(state.get("offset", 0))
         if (state is not None or self.stateless_resume) and on_resume == "restart":
@@ -350,7 +351,11 @@ class Run:
             for optimizer, groups, count in watch:
                 if optimizer.param_groups is not groups or len(groups) != count:
                     return True
-        return any(attribute.parent_replaced() for attribute in self._nested)
+        # A loop, not any(): no generator object on the hot path.
+        for attribute in self._nested:  # noqa: SIM110
+            if attribute.parent_replaced():
+                return True
+        return False
 
     def rebind(self) -> list[Active]:
         """The setup changed during the fit (groups added, an optimizer recreated): bind again, write now.

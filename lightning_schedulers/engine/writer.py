@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from lightning_schedulers.engine.bindings import BLOCK, Active
+from lightning_schedulers.engine.bindings import BLOCK, WIDE, Active
 from lightning_schedulers.plateau import apply_reduction
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Engine"]
 
 # Per binding: the param-group dicts, the key, the block, its first event, its width, the shared constants.
-_FastEntry = tuple[list[dict[str, Any]], str, list[float], int, int, list[float] | None]
+_FastEntry = tuple[list[dict[str, Any]], str, Any, int, int, list[float] | None]
 
 
 class Engine:
@@ -72,7 +72,7 @@ class Engine:
         self.horizon_warned = False
         self.muted: frozenset[str] = frozenset()  # labels another callback logs (LearningRateMonitor)
         self.last_t = -1
-        self.next_log_at = 0.0
+        self.next_log_at = 0.0 if log_every else math.inf  # the first event that logs (never, without loggers)
         self.disarm()
 
     # ------------------------------------------------------------------ the hot path
@@ -80,13 +80,16 @@ class Engine:
         """The clock reads ``t`` (and read something else before): write event ``t``."""
         if self.fast_from <= t < self.fast_until:
             self.last_t = t
+            for group, key, block, start in self.fast_single:  # one param group: one entry of a list
+                group[key] = block[t - start]
             for groups, key, block, start, width, shared in self.fast:
                 if shared is not None:
                     v = block[t - start]
                     for group, f in zip(groups, shared):  # noqa: B905 - same length by construction
                         group[key] = f * v
-                elif width == 1:
-                    groups[0][key] = block[t - start]
+                elif width >= WIDE:
+                    for group, v in zip(groups, block[t - start].tolist()):  # noqa: B905
+                        group[key] = v
                 else:
                     i = (t - start) * width
                     for group, v in zip(groups, block[i : i + width]):  # noqa: B905
@@ -101,6 +104,7 @@ class Engine:
     def disarm(self) -> None:
         """Send every coming event through :meth:`apply` until it arms the fast path again."""
         self.fast: tuple[_FastEntry, ...] = ()
+        self.fast_single: tuple[tuple[dict[str, Any], str, list[float], int], ...] = ()
         self.fast_from = self.fast_until = 0
 
     def _arm(self, t: int) -> None:
@@ -110,16 +114,20 @@ class Engine:
             return
         until = t + BLOCK
         fast: list[_FastEntry] = []
+        single: list[tuple[dict[str, Any], str, list[float], int]] = []
         for active in self.actives:
             plain, start = active.plain, active.block_start
             if plain is None or active.multipliers is not None or not start <= t < start + active.block_len:
                 return
             until = min(until, start + active.block_len)
             groups, key = plain
-            fast.append((groups, key, active.block, start, len(groups), active.shared))
+            if len(groups) == 1 and active.shared is None:
+                single.append((groups[0], key, active.block, start))
+            else:
+                fast.append((groups, key, active.block, start, len(groups), active.shared))
         if self.horizon is not None and not self.horizon_warned:
             until = min(until, self.horizon)
-        self.fast, self.fast_from, self.fast_until = tuple(fast), t + 1, until
+        self.fast, self.fast_single, self.fast_from, self.fast_until = tuple(fast), tuple(single), t + 1, until
 
     # ------------------------------------------------------------------ the general path
     def apply(

@@ -22,7 +22,9 @@ Examples:
 
 from __future__ import annotations
 
+import bisect
 import functools
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -33,10 +35,12 @@ import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
-from lightning_schedulers._validation import check_sequence
+from lightning_schedulers._validation import check_int, check_sequence
 from lightning_schedulers.callbacks.base import _PREVIEW_TOTAL, SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
 from lightning_schedulers.callbacks.options import Interval, PolicyOptions, Unpack
+from lightning_schedulers.families.torch import ONE_CYCLE_EPOCH_WARNING
+from lightning_schedulers.lightning.lengths import is_manual
 from lightning_schedulers.schedules.base import Schedule, callable_name, check_callable
 from lightning_schedulers.schedules.composition import Lambda
 from lightning_schedulers.targets import ParamGroup, check_key, check_optimizer, resolve_optimizer, split_key
@@ -74,17 +78,64 @@ def _plain_groups(optimizer: torch.optim.Optimizer) -> tuple[list[dict[str, Any]
     return groups, {k: plain(v) for k, v in optimizer.defaults.items()}
 
 
+class _Cadence:
+    """When Lightning steps a scheduler of ``configure_optimizers`` with ``{"interval": ..., "frequency": k}``.
+
+    ``calls(t)``: how many times it has stepped before event ``t`` trains (``t`` optimizer steps,
+    or epochs). ``argument(i)``: the trainer's counter when it steps for the ``i``-th time (1-based),
+    what a ``lr_scheduler_step`` override reads: ``global_step`` (after that optimizer step) for
+    ``interval="step"``, ``current_epoch`` (the epoch that just ended) for ``"epoch"``.
+
+    Lightning counts a step-interval frequency on the batch index within the epoch
+    (``(batch_idx + 1) % k == 0``) and skips batches that accumulate: with ``batches`` per epoch
+    and ``accumulate`` batches per optimizer step, the optimizer steps of an epoch that qualify
+    repeat every epoch. Without a known epoch length (a preview, a hand-written loop) each
+    optimizer step counts as a batch.
+    """
+
+    def __init__(self, every: int, interval: str, batches: float = math.inf, accumulate: int = 1) -> None:
+        self.every, self.interval = every, interval
+        self.per_epoch = 0
+        self.qualifying: list[int] = []
+        if interval == "step" and math.isfinite(batches) and batches > 0:
+            count = int(batches)
+            self.per_epoch = -(-count // accumulate)  # optimizer steps an epoch (Lightning steps on the last batch)
+            self.qualifying = [j for j in range(self.per_epoch) if min((j + 1) * accumulate, count) % every == 0]
+            self.period = 0
+        else:
+            self.period = every if interval == "epoch" else every // math.gcd(accumulate, every)
+
+    def calls(self, t: int) -> int:
+        if self.per_epoch:
+            epoch, r = divmod(t, self.per_epoch)
+            return epoch * len(self.qualifying) + bisect.bisect_left(self.qualifying, r)
+        return t // self.period
+
+    def argument(self, i: int) -> int:
+        if self.per_epoch:
+            epoch, c = divmod(i - 1, len(self.qualifying))
+            return epoch * self.per_epoch + self.qualifying[c] + 1
+        return i * self.period - (1 if self.interval == "epoch" else 0)
+
+
 class _Stepper:
     """A scheduler built by ``factory`` on a stand-in optimizer, stepped to whatever event is asked for.
 
     One cursor: stepping forward costs one ``step()`` per event; going back builds the scheduler
-    again and steps it from the start.
+    again and steps it from the start. ``cadence`` says how many times Lightning has stepped the
+    scheduler by an event (``frequency``), ``step_fn`` how (a ``lr_scheduler_step`` override).
     """
 
     def __init__(
-        self, factory: Callable[[torch.optim.Optimizer], Any], groups: list[dict[str, Any]], defaults: dict[str, Any]
+        self,
+        factory: Callable[[torch.optim.Optimizer], Any],
+        groups: list[dict[str, Any]],
+        defaults: dict[str, Any],
+        cadence: _Cadence | None = None,
+        step_fn: Callable[[Any, int], Any] | None = None,
     ) -> None:
         self.factory, self.groups, self.defaults = factory, groups, defaults
+        self.cadence, self.step_fn = cadence, step_fn
         self._start()
 
     def _start(self) -> None:
@@ -120,6 +171,10 @@ class _Stepper:
         except Exception:  # any failure to restore falls back to stepping again from the start
             self._start()
 
+    def at_event(self, t: int) -> torch.optim.Optimizer:
+        """The stand-in optimizer as the scheduler leaves it when event ``t`` trains."""
+        return self.at(t if self.cadence is None else self.cadence.calls(t))
+
     def at(self, t: int) -> torch.optim.Optimizer:
         """The stand-in optimizer as the scheduler leaves it after ``t`` steps."""
         if t == self.t:  # every group and key of an event asks: one step serves them all
@@ -130,7 +185,11 @@ class _Stepper:
             warnings.filterwarnings("ignore", message=".*lr_scheduler.step\\(\\)", category=UserWarning)
             while self.t < t:
                 self.optimizer.step()
-                self.scheduler.step()
+                if self.step_fn is None:
+                    self.scheduler.step()
+                else:
+                    i = self.t + 1
+                    self.step_fn(self.scheduler, i if self.cadence is None else self.cadence.argument(i))
                 self.t += 1
         return self.optimizer
 
@@ -143,7 +202,7 @@ class _Column:
         self.__qualname__ = f"TorchScheduler[{key}][{slot}]"
 
     def __call__(self, t: int) -> float:
-        group = self.stepper.at(max(int(t), 0)).param_groups[self.slot]
+        group = self.stepper.at_event(max(int(t), 0)).param_groups[self.slot]
         base, entry = split_key(self.key)
         if self.key == "momentum" and "momentum" not in group and "betas" in group:
             base, entry = "betas", 0
@@ -178,6 +237,21 @@ class TorchScheduler(SchedulerCallback):
             scheduler built with ``cycle_momentum=True`` (torch's ``OneCycleLR``, ``CyclicLR``), when
             ``None``.
         interval: ``"step"`` (default) or ``"epoch"``, as in ``configure_optimizers``.
+        frequency: step the scheduler every this many steps (epochs), as the ``"frequency"`` of
+            Lightning's lr scheduler config, counted as Lightning counts: for ``interval="step"``
+            after the batches of each epoch with ``(batch_idx + 1) % frequency == 0`` that step the
+            optimizer (the count starts again every epoch, and batches that accumulate gradients are
+            skipped); for ``"epoch"`` after the epochs with ``(current_epoch + 1) % frequency == 0``.
+            The epoch's length is read from the trainer when the fit starts; ``simulate`` counts every
+            optimizer step as a batch.
+        step: how to step the scheduler, for schedulers whose ``step`` needs an argument (timm's
+            ``step(epoch)`` / ``step_update(num_updates)``, your own): ``step(scheduler, t)``, as a
+            LightningModule's ``lr_scheduler_step(scheduler, metric)`` override would, with ``t`` what
+            that override reads from the trainer when Lightning calls it: ``global_step`` (the
+            optimizer steps done, this one included) for ``interval="step"``, ``current_epoch`` (the
+            epoch that just ended) for ``"epoch"``. Lightning's documented timm recipe,
+            ``scheduler.step(epoch=self.current_epoch)``, is ``step=lambda s, t: s.step(epoch=t)``
+            (a module-level function for DDP spawn). ``None``: ``scheduler.step()``.
         optimizer: the optimizer (an index into ``trainer.optimizers``, or its class name).
         **kwargs: the other common keyword arguments (``name``, ``save_history``, ``logging_enabled``,
             ``on_resume``, ``clock``).
@@ -198,11 +272,16 @@ class TorchScheduler(SchedulerCallback):
         *,
         keys: Sequence[str] | None = None,
         interval: Interval = "step",
+        frequency: int = 1,
+        step: Callable[[Any, int], Any] | None = None,
         optimizer: int | str = 0,
         **kwargs: Unpack[PolicyOptions],
     ) -> None:
         super().__init__(interval=interval, **kwargs)  # checked by the base
         self.factory = check_callable("factory", factory)
+        self.frequency = check_int("frequency", frequency, minimum=1)
+        self.step = None if step is None else check_callable("step", step)
+        self._cadence = _Cadence(self.frequency, self.interval)  # a preview's; the fit's is set when it starts
         self.keys = (
             None
             if keys is None
@@ -230,7 +309,13 @@ class TorchScheduler(SchedulerCallback):
             count = _PREVIEW_SLOTS.get()
             stepper = self.__dict__.get("_probe", {}).get(count)
             if stepper is None:
-                stepper = _Stepper(self.factory, [{**_PREVIEW_GROUP, "lr": 1.0}] * count, {**_PREVIEW_GROUP, "lr": 1.0})
+                stepper = _Stepper(
+                    self.factory,
+                    [{**_PREVIEW_GROUP, "lr": 1.0}] * count,
+                    {**_PREVIEW_GROUP, "lr": 1.0},
+                    self._cadence,
+                    self.step,
+                )
                 self.__dict__.setdefault("_probe", {})[count] = stepper
         cycles = bool(getattr(stepper.scheduler, "cycle_momentum", False))
         return ("lr", "momentum") if cycles else ("lr",)
@@ -246,7 +331,8 @@ class TorchScheduler(SchedulerCallback):
             stepper = self._stepper
             if stepper is None or _PREVIEW_TOTAL.get() is not None:  # a preview steps its own stand-in
                 groups = [{**_PREVIEW_GROUP, "lr": base} for base in bases]
-                stepper = _Stepper(self.factory, groups, {**_PREVIEW_GROUP, "lr": bases[0] if bases else 1.0})
+                defaults = {**_PREVIEW_GROUP, "lr": bases[0] if bases else 1.0}
+                stepper = _Stepper(self.factory, groups, defaults, _Cadence(self.frequency, self.interval), self.step)
             return [Lambda(_Column(stepper, key, j)) for j in range(len(bases))]
 
         return build
@@ -264,7 +350,12 @@ class TorchScheduler(SchedulerCallback):
                 for group in groups:
                     if "initial_lr" in group:
                         group["lr"] = group["initial_lr"]
-        self._stepper = _Stepper(self.factory, groups, defaults)
+        self._stepper = _Stepper(self.factory, groups, defaults, self._fit_cadence(trainer), self.step)
+        if isinstance(self._stepper.scheduler, torch.optim.lr_scheduler.OneCycleLR) and self.interval == "epoch":
+            rank_zero_warn(
+                ONE_CYCLE_EPOCH_WARNING.format(who="TorchScheduler: a `OneCycleLR` scheduler is stepped with"),
+                category=RuntimeWarning,
+            )
         if saved is not None and self.on_resume != "restart":
             built_by = saved.get("factory")
             if built_by is not None and built_by != _factory_description(self.factory):
@@ -279,6 +370,16 @@ class TorchScheduler(SchedulerCallback):
             else:
                 self._stepper.restore(saved)
         self._slots = len(groups)
+
+    def _fit_cadence(self, host: Any) -> _Cadence:
+        """Lightning's stepping of this fit: its epoch length and accumulation (see :class:`_Cadence`)."""
+        trainer = getattr(host, "trainer", None)
+        if trainer is None or self.interval == "epoch" or self.frequency == 1:
+            return _Cadence(self.frequency, self.interval)
+        if self.clock == "batch" or is_manual(trainer):  # every batch is an event
+            return _Cadence(self.frequency, self.interval, float(trainer.num_training_batches))
+        batches, accumulate = float(trainer.num_training_batches), int(trainer.accumulate_grad_batches)
+        return _Cadence(self.frequency, self.interval, batches, accumulate)
 
     def _extra_state(self) -> dict[str, Any]:
         stepper = self._stepper
@@ -329,6 +430,9 @@ class TorchScheduler(SchedulerCallback):
     def __repr__(self) -> str:
         keys = "" if self.keys is None else f", keys={list(self.keys)}"
         where = f"interval={self.interval!r}, optimizer={self.optimizer!r}"
+        # Shown only when given: fingerprints written before keep matching.
+        where += "" if self.frequency == 1 else f", frequency={self.frequency}"
+        where += "" if self.step is None else f", step={callable_name(self.step)}"
         return f"TorchScheduler({callable_name(self.factory)}{keys}, {where})"
 
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_sequence
 from lightning_schedulers.callbacks.binding import Binding
@@ -450,6 +451,15 @@ class CyclicLR(_TorchLRScheduler):
             _check_optimizer_momentum("CyclicLR", self, trainer)
 
 
+#: Lightning's warning for a ``OneCycleLR`` stepped once an epoch (``core/optimizer.py``: "A `OneCycleLR`
+#: scheduler is using 'interval': 'epoch'. Are you sure you didn't mean 'interval': 'step'?"), for this package.
+ONE_CYCLE_EPOCH_WARNING = (
+    "{who} interval='epoch': the 1cycle policy then moves once an epoch (its total_steps count epochs). Are you "
+    "sure you didn't mean interval='step'? (Lightning warns likewise for 'interval': 'epoch' in "
+    "configure_optimizers)"
+)
+
+
 class OneCycleLR(_TotalFromTrainer):
     """The 1cycle policy (torch's ``OneCycleLR``): warm up to ``max_lr``, anneal far below, momentum inversely.
 
@@ -505,6 +515,8 @@ class OneCycleLR(_TotalFromTrainer):
         self.div_factor = check_float("div_factor", div_factor, positive=True)
         self.final_div_factor = check_float("final_div_factor", final_div_factor, positive=True)
         self.three_phase = check_bool("three_phase", three_phase)
+        if self.interval == "epoch":  # once, at construction (as Lightning does when configuring optimizers)
+            rank_zero_warn(ONE_CYCLE_EPOCH_WARNING.format(who="OneCycleLR is used with"), category=RuntimeWarning)
         if self.total_steps is not None:
             self._set_total(self.total_steps)
         elif self.epochs is not None and self.steps_per_epoch is not None:

@@ -31,6 +31,7 @@ __all__ = [
     "read_metric",
     "same_tensor",
     "shared_reading",
+    "step_decision_due",
     "validation_skipped",
     "validation_due_now",
     "warn_lost_decision",
@@ -44,28 +45,73 @@ class Decisions:
     the monitor's value when a validation run / an epoch started (a value that is the same object
     at its end was not logged again); ``epoch_deferred`` whether this epoch's decision waits for
     metrics logged after this callback's hook.
+
+    With ``interval=`` given (Lightning's scheduler-config rules, ``exact``): ``at_steps`` decides
+    after training batches, ``every`` is the ``frequency``; ``step_due`` says a batch's decision
+    waits for the next batch start (or the epoch's end), and ``step_snapshot`` holds the monitor as
+    Lightning would read it after that batch (its validation included), for the epoch's end, where
+    ``callback_metrics`` already shows the epoch's aggregates.
     """
 
     __slots__ = (
         "active",
         "at_epoch_end",
+        "at_steps",
         "epoch_deferred",
         "epoch_snapshot",
+        "every",
+        "exact",
         "metric_before",
+        "step_due",
+        "step_snapshot",
         "trainer",
         "validates",
         "validations_seen",
     )
 
-    def __init__(self, trainer: pl.Trainer | None, at_epoch_end: bool, validates: bool) -> None:
+    def __init__(
+        self,
+        trainer: pl.Trainer | None,
+        at_epoch_end: bool,
+        validates: bool,
+        *,
+        at_steps: bool = False,
+        every: int = 1,
+        exact: bool = False,
+    ) -> None:
         self.trainer = trainer
         self.at_epoch_end = at_epoch_end
         self.validates = validates
+        self.at_steps = at_steps
+        self.every = every
+        self.exact = exact
         self.active: Active | None = None
         self.metric_before: Any = None
         self.epoch_snapshot: Any = None
         self.epoch_deferred = False
         self.validations_seen = 0
+        self.step_due = False
+        self.step_snapshot: Any = None
+
+    def epoch_due(self, epoch: int) -> bool:
+        """Whether the end of ``epoch`` decides (Lightning: ``(current_epoch + 1) % frequency == 0``)."""
+        return (epoch + 1) % self.every == 0
+
+
+def step_decision_due(trainer: pl.Trainer, batch_idx: int, every: int) -> bool:
+    """Whether Lightning steps a step-interval plateau scheduler after this batch (at its ``on_train_batch_end``).
+
+    As ``_TrainingEpochLoop.update_lr_schedulers("step", update_plateau_schedulers=True)``: not while
+    gradients accumulate, and when ``(batch_idx + 1) % frequency == 0`` (``batch_idx`` counts the
+    batches of this epoch).
+    """
+    if (batch_idx + 1) % every:
+        return False
+    try:
+        return not trainer.fit_loop.epoch_loop._should_accumulate()
+    except AttributeError:  # another Lightning version: the batches of the window so far, counted here
+        accumulate = int(trainer.accumulate_grad_batches)
+        return accumulate <= 1 or (batch_idx + 1) % accumulate == 0 or bool(trainer.is_last_batch)
 
 
 def has_validation(trainer: pl.Trainer) -> bool:
@@ -150,9 +196,10 @@ def extra_problem(extra: dict[str, Any], mode: str) -> str | None:
     base = extra.get("base", {})
     if not isinstance(base, dict):
         return f"extra['base'] is {base!r}"
-    metric = extra.get("epoch_metric")
-    if metric is not None and (not isinstance(metric, (int, float)) or isinstance(metric, bool)):
-        return f"extra['epoch_metric'] is {metric!r}"
+    for key in ("epoch_metric", "step_metric"):
+        metric = extra.get(key)
+        if metric is not None and (not isinstance(metric, (int, float)) or isinstance(metric, bool)):
+            return f"extra[{key!r}] is {metric!r}"
     return None
 
 
