@@ -89,6 +89,7 @@ class LoopHost:
         counts: tuple[int, int],
     ) -> None:
         self._optimizers = optimizers
+        self.optimizers_holder: tuple[object, str] = (self, "_optimizers")
         self._module = module
         self.total_steps, self.total_epochs = total_steps, total_epochs
         self.log_fn = log_fn
@@ -102,9 +103,6 @@ class LoopHost:
     @property
     def module(self) -> Any:
         return self._module
-
-    def optimizers_token(self) -> object:
-        return self._optimizers
 
     def make_clock(self, run: Run, state: dict[str, Any] | None) -> Clock:
         return self.epochs if run.callback.interval == "epoch" else self.steps

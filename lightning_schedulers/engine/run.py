@@ -47,8 +47,11 @@ class Host(Protocol):
     log_every: int
     """Log every this many events; 0 never."""
 
-    def optimizers_token(self) -> object:
-        """An object whose identity changes when the optimizers are replaced."""
+    optimizers_holder: tuple[object, str]
+    """``(object, attribute)``: the attribute holds the optimizers' list, a new one when they are replaced.
+
+    Read as ``getattr(object, attribute)`` on the hot path (no call of the host's own).
+    """
 
     def make_clock(self, run: Run, state: dict[str, Any] | None) -> Clock:
         """The clock of this fit, restored from ``state`` where it counts itself."""
@@ -125,6 +128,7 @@ class Run:
         self._watch: tuple[tuple[torch.optim.Optimizer, list[dict[str, Any]], int], ...] = ()
         self._nested: tuple[BoundAttribute, ...] = ()
         self._token: object = None
+        self._holder = host.optimizers_holder
         self.clock = host.make_clock(self, state)
         self.source, self.field = self.clock.source, self.clock.field
         self.epochly = callback.interval == "epoch"  # read on the hot path, so kept as a flag
@@ -336,7 +340,7 @@ class Run:
                 optimizers.append(optimizer)
         self._watch = tuple((o, o.param_groups, len(o.param_groups)) for o in optimizers)
         self._nested = tuple(a.bound for a in actives if isinstance(a.bound, BoundAttribute) and a.bound.nested)
-        self._token = self.host.optimizers_token() if optimizers else None
+        self._token = getattr(*self.host.optimizers_holder) if optimizers else None
 
     def changed(self) -> bool:
         """Whether the live objects changed since binding (cheap: identity and length comparisons).
@@ -346,7 +350,7 @@ class Run:
         """
         watch = self._watch
         if watch:
-            if self.host.optimizers_token() is not self._token:
+            if getattr(*self._holder) is not self._token:
                 return True
             for optimizer, groups, count in watch:
                 if optimizer.param_groups is not groups or len(groups) != count:

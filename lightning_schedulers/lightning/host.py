@@ -41,6 +41,7 @@ class TrainerHost:
             else 0
         )
         self._strategy = trainer.strategy
+        self.optimizers_holder: tuple[object, str] = (trainer.strategy, "optimizers")  # a new list when recreated
         self.handover: int | None = None  # the epoch StochasticWeightAveraging takes the lr over
         self.handed_over = False
         self.deferred_at: int | None = None  # a change inside an accumulation window, applied at its step
@@ -55,9 +56,6 @@ class TrainerHost:
     @property
     def module(self) -> Any:
         return self._module
-
-    def optimizers_token(self) -> object:
-        return self._strategy.optimizers
 
     def make_clock(self, run: Run, state: dict[str, Any] | None) -> Clock:
         return trainer_clock(run, self.trainer, state, resumed=state is not None or run.stateless_resume)
