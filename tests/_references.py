@@ -3,8 +3,10 @@
 ``import timm.scheduler`` imports ``timm`` (and through it torchvision), and ``deepspeed.runtime``
 imports DeepSpeed's accelerator machinery; the scheduler files themselves need only torch (and,
 for DeepSpeed, a logger). These helpers load just those files from the installed distributions
-(the ``timm`` and ``deepspeed`` test extras), under private module names, and leave
-``sys.modules`` as they found it.
+(the ``deepspeed`` test extra; ``timm`` is installed with ``--no-deps`` by the test command, since
+its torchvision dependency from PyPI does not load against the CPU torch wheel and, imported by
+torchmetrics, breaks ``import lightning``), under private module names, and leave ``sys.modules``
+as they found it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ _CACHE: dict[str, types.ModuleType] = {}
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)  # finds the top-level package without importing it
     if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(f"the reference library {name!r} is not installed (pip install -e '.[dev]')")
+        hint = "pip install --no-deps 'timm>=1.0'" if name == "timm" else "pip install -e '.[dev]'"
+        raise ModuleNotFoundError(f"the reference library {name!r} is not installed ({hint})")
     return Path(spec.origin).parent
 
 

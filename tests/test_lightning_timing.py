@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from _helpers import Probe, TinyModule, group_values, make_trainer
+from _helpers import TinyModule, make_trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from test_plateau_epoch_end import KWARGS, EpochMetric, WithValidation, per_batch_lrs
 from torch.utils.data import DataLoader, TensorDataset

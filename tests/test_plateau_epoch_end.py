@@ -226,9 +226,11 @@ def test_a_fit_in_which_no_validation_will_run_decides_at_epoch_ends_or_says_so_
     # An empty val dataloader: said at the end of the first epoch, then decided there (tests in
     # test_lightning_timing.py compare the values with Lightning's path).
     cb = ls.ReduceLROnPlateau("val_loss", **KWARGS)
-    with pytest.raises(KeyError, match=r"at the end of a training epoch, monitor 'val_loss' is not among"):
-        with pytest.warns(UserWarning, match=r"its dataloader has no batches, so no validation runs"):
-            per_batch_lrs(EmptyValidation(), [cb])
+    with (
+        pytest.raises(KeyError, match=r"at the end of a training epoch, monitor 'val_loss' is not among"),
+        pytest.warns(UserWarning, match=r"its dataloader has no batches, so no validation runs"),
+    ):
+        per_batch_lrs(EmptyValidation(), [cb])
     # No epoch validates (check_val_every_n_epoch beyond the fit): decided at each epoch's end, so a
     # monitor that only validation logs is an error at the first one.
     with pytest.raises(KeyError, match=r"at the end of a training epoch, monitor 'val_loss' is not among"):

@@ -224,10 +224,12 @@ class _TimmCyclic(_TimmScheduler):
     power: float
 
     def _cycles(self, base: float) -> TimmCycles:
-        raise NotImplementedError
+        """The pure schedule of a group whose lr starts at ``base``: this class's kind and cycle arguments."""
+        return TimmCycles(self._kind, base, **{name: getattr(self, name) for name in self._cycle_arguments})
 
     def _keep_cycle_arguments(self, **arguments: Any) -> None:
         """Keep the cycle arguments as the pure schedule normalises them; building it once names a bad one."""
+        self._cycle_arguments = tuple(arguments)
         for name, value in arguments.items():
             setattr(self, name, value)
         probe = self._cycles(1.0)
@@ -311,21 +313,6 @@ class CosineLRScheduler(_TimmCyclic):
             k_decay=k_decay,
         )
 
-    def _cycles(self, base: float) -> TimmCycles:
-        return TimmCycles(
-            "cosine",
-            base,
-            self.t_initial,
-            self.lr_min,
-            self.cycle_mul,
-            self.cycle_decay,
-            self.cycle_limit,
-            self.warmup_t,
-            self.warmup_lr_init,
-            self.warmup_prefix,
-            k_decay=self.k_decay,
-        )
-
 
 class TanhLRScheduler(_TimmCyclic):
     """timm's ``TanhLRScheduler``: ``lr_min + (peak - lr_min) * (1 - tanh(lb (1 - x) + ub x)) / 2`` over each cycle.
@@ -338,6 +325,8 @@ class TanhLRScheduler(_TimmCyclic):
         >>> TanhLRScheduler(t_initial=4).simulate(5, initial=1.0).round(4).tolist()
         [1.0, 0.9999, 0.982, 0.2689, 0.0]
     """
+
+    _kind = "tanh"
 
     def __init__(
         self,
@@ -373,22 +362,6 @@ class TanhLRScheduler(_TimmCyclic):
             warmup_prefix=warmup_prefix,
         )
 
-    def _cycles(self, base: float) -> TimmCycles:
-        return TimmCycles(
-            "tanh",
-            base,
-            self.t_initial,
-            self.lr_min,
-            self.cycle_mul,
-            self.cycle_decay,
-            self.cycle_limit,
-            self.warmup_t,
-            self.warmup_lr_init,
-            self.warmup_prefix,
-            lb=self.lb,
-            ub=self.ub,
-        )
-
 
 class PolyLRScheduler(_TimmCyclic):
     """timm's ``PolyLRScheduler``: ``lr_min + (peak - lr_min) * (1 - x**k)**power`` over each cycle.
@@ -399,6 +372,8 @@ class PolyLRScheduler(_TimmCyclic):
         >>> PolyLRScheduler(t_initial=4, power=1.0).simulate(5, initial=1.0).tolist()
         [1.0, 0.75, 0.5, 0.25, 0.0]
     """
+
+    _kind = "poly"
 
     def __init__(
         self,
@@ -432,22 +407,6 @@ class PolyLRScheduler(_TimmCyclic):
             warmup_lr_init=warmup_lr_init,
             warmup_prefix=warmup_prefix,
             k_decay=k_decay,
-        )
-
-    def _cycles(self, base: float) -> TimmCycles:
-        return TimmCycles(
-            "poly",
-            base,
-            self.t_initial,
-            self.lr_min,
-            self.cycle_mul,
-            self.cycle_decay,
-            self.cycle_limit,
-            self.warmup_t,
-            self.warmup_lr_init,
-            self.warmup_prefix,
-            k_decay=self.k_decay,
-            power=self.power,
         )
 
 
