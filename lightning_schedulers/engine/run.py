@@ -143,9 +143,11 @@ class Run:
         try:
             callback._resolve(host, restored_extra)
             host.check_setup(self)
-            actives = self.bind(stored_priors(state, [b.target.describe() for b in callback._bindings()]), state)
+            keys = [b.target.describe() for b in callback._bindings()]
+            actives = self.host.kept(self.bind(stored_priors(state, keys), resumed=state is not None))
+            self._watch_targets(actives)
             self.engine = Engine(
-                self.host.kept(actives),
+                actives,
                 host,
                 who=self.who,
                 interval=callback.interval,
@@ -245,7 +247,7 @@ class Run:
             self.host.warn(message)
 
     # ------------------------------------------------------------------ binding
-    def bind(self, priors: Priors | None, state: dict[str, Any] | None, *, resumed: bool | None = None) -> list[Active]:
+    def bind(self, priors: Priors | None, *, resumed: bool) -> list[Active]:
         """Bind every target; captured start values come from ``priors`` where they exist.
 
         ``priors`` maps a target's description to what an earlier binding of it captured (the
@@ -254,7 +256,6 @@ class Run:
         an error unless ``on_resume="restart"`` (its current value may already be a scheduled one).
         """
         cb, host = self.callback, self.host
-        resumed = state is not None if resumed is None else resumed
         bindings = cb._bindings()
         if cb.name is not None and len(bindings) != 1:
             raise ValueError(
@@ -313,7 +314,6 @@ class Run:
                 "schedule twice. Resume with the callback's original targets, or pass on_resume='restart' to start "
                 "the schedules again from the values the targets hold now."
             )
-        self._watch_targets(active)
         return active
 
     def _bind_target(self, binding: Binding) -> BoundTarget:
@@ -330,6 +330,12 @@ class Run:
         if target.create_new:
             created.add(key)
         return bound
+
+    def keep(self, actives: list[Active]) -> None:
+        """Write (and watch) only ``actives`` from now on: another component took the rest over."""
+        assert self.engine is not None
+        self.engine.drop(actives)
+        self._watch_targets(actives)
 
     def _watch_targets(self, actives: list[Active]) -> None:
         """Remember what :meth:`changed` compares: optimizers, their group lists and lengths, attribute parents."""
@@ -370,8 +376,7 @@ class Run:
         previous = self.engine.actives
         priors = {a.key: (a.captured, len(a.schedules)) for a in previous}
         self.host.check_setup(self)
-        actives = self.bind(priors, None, resumed=False)
-        self.engine.drop(self.host.kept(actives))
+        self.keep(self.host.kept(self.bind(priors, resumed=False)))
         self._check_recreated(previous)
         self.engine.muted = self.host.monitored_labels(self.engine.actives)
         self.callback._after_bind(None, previous)

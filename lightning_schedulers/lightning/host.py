@@ -124,8 +124,7 @@ class TrainerHost:
         kept = guards.without_swa_lr(run.engine.actives)
         if len(kept) == len(run.engine.actives):
             return
-        run.engine.drop(kept)
-        run._watch_targets(kept)
+        run.keep(kept)
         rank_zero_info(
             f"{type(self.callback).__name__}: from epoch {self.trainer.current_epoch}, StochasticWeightAveraging "
             "drives the lr (its SWALR); this callback stops writing and logging it"
