@@ -35,6 +35,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "lightning_schedulers.callbacks.base": ("SchedulerCallback",),
     "lightning_schedulers.callbacks.generic": ("ScheduleCallback",),
     "lightning_schedulers.callbacks.plateau": ("ReduceAttributeOnPlateau", "ReduceLROnPlateau"),
+    "lightning_schedulers.callbacks.greedy": ("GreedyLR",),
     "lightning_schedulers.families.bolts": (
         "LinearWarmupCosineAnnealingLR",
         "LinearWarmupDecayLR",
@@ -133,6 +134,7 @@ __all__ = [
     "ExponentialDecayLR",
     "ExponentialLR",
     "FitPlan",
+    "GreedyLR",
     "InverseSqrtLR",
     "LRRangeTest",
     "LambdaLR",
@@ -233,6 +235,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from lightning_schedulers import presets, schedules
     from lightning_schedulers.callbacks.base import SchedulerCallback
     from lightning_schedulers.callbacks.generic import ScheduleCallback
+    from lightning_schedulers.callbacks.greedy import GreedyLR
     from lightning_schedulers.callbacks.plateau import ReduceAttributeOnPlateau, ReduceLROnPlateau
     from lightning_schedulers.families.bolts import (
         LinearWarmupCosineAnnealingLR,

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 import lightning_schedulers as ls
 from lightning_schedulers import presets
 from lightning_schedulers import schedules as s
+from lightning_schedulers.callbacks.greedy import GreedyLR
 from lightning_schedulers.families import deepspeed as ds
 from lightning_schedulers.plateau import PlateauState
 
@@ -312,6 +313,7 @@ BASE: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     ),
     "linear_warmup_decay": (ls.linear_warmup_decay, {"warmup_steps": 3, "total_steps": 20, "cosine": True}),
     "ReduceLROnPlateau": (ls.ReduceLROnPlateau, {"monitor": "val_loss", "factor": 0.5, "patience": 2}),
+    "GreedyLR": (GreedyLR, {"monitor": "val_loss", "factor": 0.5, "patience": 2, "min_lr": 0.001, "max_lr": 1.0}),
     "ReduceAttributeOnPlateau": (
         ls.ReduceAttributeOnPlateau,
         {"monitor": "val_loss", "param_name": "kl", "factor": 0.5, "patience": 2},

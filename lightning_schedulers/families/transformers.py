@@ -22,6 +22,7 @@ import lightning.pytorch as pl
 
 from lightning_schedulers._validation import check_choice, check_float, check_int
 from lightning_schedulers.callbacks.base import SchedulerCallback
+from lightning_schedulers.callbacks.greedy import GreedyLR
 from lightning_schedulers.callbacks.options import GetSchedulerOptions, LROptions, Unpack
 from lightning_schedulers.callbacks.plateau import ReduceLROnPlateau
 from lightning_schedulers.families.common import _TotalFromTrainer
@@ -189,8 +190,8 @@ def get_scheduler(
     Args:
         name: ``linear``, ``cosine``, ``cosine_with_restarts``, ``polynomial``, ``constant``,
             ``constant_with_warmup``, ``inverse_sqrt``, ``reduce_lr_on_plateau``,
-            ``cosine_with_min_lr``, ``cosine_warmup_with_min_lr`` or ``warmup_stable_decay``
-            (transformers' metric-driven ``greedy``, its ``GreedyLR``, is not provided).
+            ``cosine_with_min_lr``, ``cosine_warmup_with_min_lr``, ``warmup_stable_decay`` or
+            ``greedy`` (transformers' ``GreedyLR``, metric-driven like ``reduce_lr_on_plateau``).
         warmup_steps: ``num_warmup_steps`` (also accepted under that name); 0 when ``None``.
         total_steps: ``num_training_steps`` (also accepted under that name); the fit's length
             when ``None``.
@@ -199,12 +200,14 @@ def get_scheduler(
             ``num_decay_steps``, ``warmup_type``, ``decay_type``, ``min_lr_ratio``,
             ``warmup_lr_rate``); for
             ``reduce_lr_on_plateau``, :class:`~lightning_schedulers.ReduceLROnPlateau`'s
-            arguments, ``monitor`` (the logged metric) among them.
+            arguments, ``monitor`` (the logged metric) among them; for ``greedy``,
+            :class:`~lightning_schedulers.callbacks.greedy.GreedyLR`'s.
         **kwargs: the common keyword arguments of the callback (``interval``, ``optimizer``, ...),
             and transformers' ``num_warmup_steps``, ``num_training_steps``.
 
     Returns:
-        A :class:`TransformersLR`, or a :class:`~lightning_schedulers.ReduceLROnPlateau`.
+        A :class:`TransformersLR`, a :class:`~lightning_schedulers.ReduceLROnPlateau` or a
+        :class:`~lightning_schedulers.callbacks.greedy.GreedyLR`.
 
     Examples:
         >>> cb = get_scheduler("cosine", num_warmup_steps=1, num_training_steps=3)
@@ -233,12 +236,16 @@ def get_scheduler(
             )
         return _build(ReduceLROnPlateau, extra, options)
     if name == "greedy":
-        raise ValueError(
-            "'greedy' (transformers' GreedyLR, which raises the lr while a metric improves and lowers it on "
-            "plateaus) is not provided: ReduceLROnPlateau only lowers the lr"
-        )
+        if warmup_steps or total_steps is not None:
+            raise ValueError("'greedy' takes neither warmup_steps nor total_steps, as in transformers")
+        if "monitor" not in extra:
+            raise ValueError(
+                "'greedy' needs the metric to watch: scheduler_specific_kwargs={'monitor': 'val_loss'} "
+                "(transformers' Trainer uses metric_for_best_model)"
+            )
+        return _build(GreedyLR, extra, options)
     if name not in NAMES:
-        raise ValueError(f"`name` must be one of {(*NAMES, 'reduce_lr_on_plateau')}, got {name!r}")
+        raise ValueError(f"`name` must be one of {(*NAMES, 'reduce_lr_on_plateau', 'greedy')}, got {name!r}")
     return _build(TransformersLR, extra, options, name, 0 if warmup_steps is None else warmup_steps, total_steps)
 
 
