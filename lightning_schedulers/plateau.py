@@ -17,7 +17,7 @@ Examples:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from lightning_schedulers._validation import check_choice, check_float, check_int
@@ -62,6 +62,10 @@ class PlateauState:
         self.cooldown = check_int("cooldown", self.cooldown, minimum=0)
         self.threshold = check_float("threshold", self.threshold, non_negative=True)
         self.best = math.inf if self.mode == "min" else -math.inf
+
+    def fresh(self) -> PlateauState:
+        """The same settings, nothing decided yet (a subclass's settings included)."""
+        return type(self)(**{f.name: getattr(self, f.name) for f in fields(self) if f.init})
 
     def is_better(self, value: float, best: float) -> bool:
         """Whether ``value`` improves on ``best`` (torch's test, strict inequalities)."""

@@ -194,26 +194,6 @@ class GreedyLR(_ReduceOnPlateau):
             f"{self._when()})"
         )
 
-    def _resolve(self, host: Any, restored: dict[str, Any] | None) -> None:
-        s = self.state
-        super()._resolve(host, restored)
-        # A reused instance decides afresh (a resumed fit then loads its state).
-        self.state = GreedyState(
-            s.mode,
-            s.patience,
-            s.threshold,
-            s.threshold_mode,
-            s.cooldown,
-            factor=s.factor,
-            warmup=s.warmup,
-            min_lr=s.min_lr,
-            max_lr=s.max_lr,
-            eps=s.eps,
-            smooth=s.smooth,
-            window_size=s.window_size,
-            reset_start=s.reset_start,
-        )
-
     def _check_extra(self, extra: dict[str, Any]) -> str | None:
         # The multipliers may exceed 1 here (an increase): checked apart from the plateau callbacks' check.
         multipliers = extra.get("multipliers")

@@ -178,8 +178,7 @@ class _ReduceOnPlateau(_PlateauTiming):
         run = self._run
         assert run is not None
         # A reused instance decides afresh (a resumed fit then loads its state).
-        s = self.state
-        self.state = PlateauState(s.mode, s.patience, s.threshold, s.threshold_mode, s.cooldown)
+        self.state = self.state.fresh()
         trainer = getattr(host, "trainer", None)  # None in a hand-written loop: it reports metrics itself
         validates = trainer is None or has_validation(trainer)
         chosen, decide = self.check_on_train_epoch_end, self.decision_interval
