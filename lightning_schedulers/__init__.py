@@ -41,6 +41,10 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "LinearWarmupDecayLR",
         "linear_warmup_decay",
     ),
+    "lightning_schedulers.callbacks.cooldown": ("Cooldown",),
+    "lightning_schedulers.callbacks.ema": ("EMAWeightAveraging",),
+    "lightning_schedulers.callbacks.schedulefree": ("ScheduleFree",),
+    "lightning_schedulers.schedules.ema": ("EMAWarmup", "HalfLife"),
     "lightning_schedulers.families.deepspeed": ("LRRangeTest", "WarmupDecayLR", "WarmupLR"),
     "lightning_schedulers.families.ignite": (
         "ConcatScheduler",
@@ -70,6 +74,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "lightning_schedulers.families.timm": (
         "CosineLRScheduler",
         "MultiStepLRScheduler",
+        "PlateauLRScheduler",
         "PolyLRScheduler",
         "StepLRScheduler",
         "TanhLRScheduler",
@@ -122,6 +127,7 @@ __all__ = [
     "ChainedScheduler",
     "ConcatScheduler",
     "ConstantLR",
+    "Cooldown",
     "CosineAnnealingLR",
     "CosineAnnealingScheduler",
     "CosineAnnealingStateScheduler",
@@ -130,11 +136,14 @@ __all__ = [
     "CosineLRScheduler",
     "CyclicLR",
     "Duration",
+    "EMAWarmup",
+    "EMAWeightAveraging",
     "ExpStateScheduler",
     "ExponentialDecayLR",
     "ExponentialLR",
     "FitPlan",
     "GreedyLR",
+    "HalfLife",
     "InverseSqrtLR",
     "LRRangeTest",
     "LambdaLR",
@@ -151,6 +160,7 @@ __all__ = [
     "OneCycleLR",
     "OptimizerPolicy",
     "ParamGroup",
+    "PlateauLRScheduler",
     "Phase",
     "PiecewiseLinear",
     "PiecewiseLinearStateScheduler",
@@ -163,6 +173,7 @@ __all__ = [
     "SWALR",
     "Schedule",
     "ScheduleCallback",
+    "ScheduleFree",
     "SchedulerCallback",
     "SequentialLR",
     "StepLR",
@@ -234,9 +245,12 @@ if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
 if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from lightning_schedulers import presets, schedules
     from lightning_schedulers.callbacks.base import SchedulerCallback
+    from lightning_schedulers.callbacks.cooldown import Cooldown
+    from lightning_schedulers.callbacks.ema import EMAWeightAveraging
     from lightning_schedulers.callbacks.generic import ScheduleCallback
     from lightning_schedulers.callbacks.greedy import GreedyLR
     from lightning_schedulers.callbacks.plateau import ReduceAttributeOnPlateau, ReduceLROnPlateau
+    from lightning_schedulers.callbacks.schedulefree import ScheduleFree
     from lightning_schedulers.families.bolts import (
         LinearWarmupCosineAnnealingLR,
         LinearWarmupDecayLR,
@@ -272,6 +286,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from lightning_schedulers.families.timm import (
         CosineLRScheduler,
         MultiStepLRScheduler,
+        PlateauLRScheduler,
         PolyLRScheduler,
         StepLRScheduler,
         TanhLRScheduler,
@@ -297,5 +312,6 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from lightning_schedulers.previews import FitPlan, Preview, preview
     from lightning_schedulers.schedules import Phase, Schedule, cosinespace, join_phases, linspace
     from lightning_schedulers.schedules.durations import Duration, TrainingFraction, fraction
+    from lightning_schedulers.schedules.ema import EMAWarmup, HalfLife
     from lightning_schedulers.schedules.presets import one_cycle_phases, sgdr_phases
     from lightning_schedulers.targets import Attribute, ParamGroup

@@ -30,9 +30,9 @@ import torch
 
 from lightning_schedulers._validation import check_int
 from lightning_schedulers.engine.bindings import Active
-from lightning_schedulers.engine.clocks import Clock, CountingClock
+from lightning_schedulers.engine.clocks import Clock, CountingClock, UnitClock
 from lightning_schedulers.engine.run import Run
-from lightning_schedulers.engine.state import is_count, state_problem
+from lightning_schedulers.engine.state import UNIT_CLOCKS, is_count, state_problem
 
 if TYPE_CHECKING:
     from lightning_schedulers.callbacks.base import SchedulerCallback
@@ -95,6 +95,7 @@ class LoopHost:
         self.log_fn = log_fn
         self.log_every = log_every if log_fn is not None else 0
         self.steps, self.epochs = CountingClock(counts[0]), CountingClock(counts[1])
+        self.counted_per_rank = False  # whether this step's units were given by the loop (step(units=...))
 
     @property
     def optimizers(self) -> Sequence[torch.optim.Optimizer]:
@@ -105,10 +106,27 @@ class LoopHost:
         return self._module
 
     def make_clock(self, run: Run, state: dict[str, Any] | None) -> Clock:
-        return self.epochs if run.callback.interval == "epoch" else self.steps
+        callback = run.callback
+        if callback.interval == "epoch":
+            return self.epochs
+        if callback.clock not in UNIT_CLOCKS:
+            return self.steps
+        count = int(state.get("steps") or 0) if state is not None else 0
+        pending = state.get("units_pending") if state is not None else None
+        return UnitClock(count, pending if isinstance(pending, int) else 0, self.steps, self._gather)
+
+    def _gather(self, units: int) -> int:
+        # Counts given per step may differ between ranks: add them up; an int count is every rank's.
+        return _sum_over_ranks(units) if self.counted_per_rank else units * _world()
 
     def fit_length(self, callback: SchedulerCallback) -> int:
         epochs = callback.interval == "epoch"
+        if not epochs and callback.clock in UNIT_CLOCKS:
+            raise ValueError(
+                f"{type(callback).__name__}: with clock={callback.clock!r} a fraction of the run (or a length taken "
+                f"from it) needs the run's length in {callback.clock}, which a hand-written loop does not know; give "
+                f"the lengths in {callback.clock}"
+            )
         total = self.total_epochs if epochs else self.total_steps
         if total is None:
             argument = "total_epochs" if epochs else "total_steps"
@@ -164,6 +182,25 @@ class LoopHost:
     def info(self, message: str) -> None:
         if _rank() == 0:
             print(message)
+
+
+def _sum_over_ranks(units: int) -> int:
+    """Every rank's units of one step (one all-reduce where torch.distributed is initialised)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        world = int(torch.distributed.get_world_size())
+        if world > 1:
+            backend = torch.distributed.get_backend()
+            device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
+            total = torch.tensor(units, dtype=torch.int64, device=device)
+            torch.distributed.all_reduce(total)
+            return int(total.item())
+    return units
+
+
+def _world() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return int(torch.distributed.get_world_size())
+    return 1
 
 
 def _rank() -> int:
@@ -226,15 +263,28 @@ class BoundSchedule:
         self._run.write_initial()
 
     # ------------------------------------------------------------------ the loop's calls
-    def step(self, metrics: Mapping[str, float] | None = None) -> None:
+    def step(self, metrics: Mapping[str, float] | None = None, *, units: int | None = None) -> None:
         """One optimizer step is done: write the values the next step trains with.
 
-        ``metrics`` (a validation's, say) are then passed to :meth:`report`.
+        ``metrics`` (a validation's, say) are then passed to :meth:`report`. With
+        ``clock="samples"`` or ``"tokens"``, ``units`` is what this step consumed on this rank (all
+        its micro-batches); the ranks' counts are added (one all-reduce under torch.distributed).
+        Without it, an int ``count`` of the callback is taken as every rank's units per step.
         """
         run = self._run
         if run.changed():  # optimizer.load_state_dict (fabric.load) replaced the param groups
             run.rebind()
+        unit_clock = run.units
+        if unit_clock is not None:
+            unit_clock.feed(self._step_units(units))
+        elif units is not None:
+            raise ValueError(
+                f"`units`={units!r} counts samples or tokens; {type(self.callback).__name__} has "
+                f"clock={self.callback.clock!r} (pass clock='samples' or 'tokens' to the callback)"
+            )
         self._host.steps.tick()
+        if unit_clock is not None:
+            unit_clock.sync()
         if self.callback.interval == "step":
             engine = run.engine
             t = self._host.steps.count - run.offset
@@ -242,6 +292,22 @@ class BoundSchedule:
                 engine.advance(t)  # type: ignore[union-attr]
         if metrics is not None:
             self.report(metrics)
+
+    def _step_units(self, units: int | None) -> int:
+        count = self.callback.count
+        if units is None:
+            if not isinstance(count, int):
+                raise ValueError(
+                    f"{type(self.callback).__name__} counts {self.callback.clock} (clock={self.callback.clock!r}): "
+                    "pass "
+                    "step(units=...), the units this step consumed on this rank, or give the callback an int `count`"
+                )
+            self._host.counted_per_rank = False
+            return count
+        self._host.counted_per_rank = True
+        if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+            raise ValueError(f"`units` must be a non-negative int (this step's {self.callback.clock}), got {units!r}")
+        return units
 
     def epoch_end(self) -> None:
         """An epoch is done: ``interval="epoch"`` callbacks write the next epoch's values."""
@@ -295,7 +361,7 @@ class BoundSchedule:
                 f"{type(self.callback).__name__}: bound.load_state_dict got a state that bound.state_dict() did not "
                 f"write ({problem})"
             )
-        if state.get("config") != self.callback._config() and self.callback.on_resume == "continue":
+        if state.get("config") != self.callback._config() and self.callback.on_resume in ("replan", "continue"):
             self._host.warn(
                 f"{type(self.callback).__name__}: the state was written by a different configuration; resuming with "
                 f"the new one.\n  saved: {state.get('config')}\n  now:   {self.callback._config()}"

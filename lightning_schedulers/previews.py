@@ -47,6 +47,9 @@ class FitPlan:
         accumulate_grad_batches: batches per optimizer step, or Lightning's
             ``GradientAccumulationScheduler`` scheduling (``{epoch: batches}``, from that epoch on).
         devices: data-parallel processes; each sees ``ceil(batches_per_epoch / devices)`` batches.
+        samples_per_step: samples every optimizer step consumes (all micro-batches of all ranks),
+            for callbacks with ``clock="samples"``.
+        tokens_per_step: tokens every optimizer step consumes, for ``clock="tokens"``.
 
     Examples:
         >>> FitPlan(max_epochs=3, batches_per_epoch=100, accumulate_grad_batches=4, devices=2).total_steps
@@ -60,6 +63,8 @@ class FitPlan:
     batches_per_epoch: int = 1
     accumulate_grad_batches: int | Mapping[int, int] = 1
     devices: int = 1
+    samples_per_step: int | None = None
+    tokens_per_step: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_epochs is not None and self.max_epochs != -1:
@@ -84,6 +89,9 @@ class FitPlan:
         else:
             check_int("accumulate_grad_batches", accumulation, minimum=1)
         check_int("devices", self.devices, minimum=1)
+        for unit in ("samples_per_step", "tokens_per_step"):
+            if getattr(self, unit) is not None:
+                check_int(unit, getattr(self, unit), minimum=1)
         if self.epochs_limit is None and self.max_steps == -1:
             raise ValueError(
                 f"the fit has no end: give `max_epochs` or `max_steps` (got max_epochs={self.max_epochs!r}, "
@@ -296,7 +304,17 @@ def preview(
                 f"{plan.accumulate_grad_batches} its value changes within an optimizer step, the preview's unit; "
                 "preview it with simulate(number of batches)"
             )
-        if callback.interval == "step":
+        if callback.interval == "step" and callback.clock in ("samples", "tokens"):
+            per_step = getattr(plan, f"{callback.clock}_per_step")
+            if per_step is None:
+                raise ValueError(
+                    f"{callback!r} counts {callback.clock} (clock={callback.clock!r}); give the plan's "
+                    f"{callback.clock}_per_step (every rank's micro-batches of one optimizer step)"
+                )
+            labels, columns, targets = callback._columns(
+                steps, initial, length=steps * per_step, optimizers=optimizers, units_per_step=per_step
+            )
+        elif callback.interval == "step":
             labels, columns, targets = callback._columns(steps, initial, length=steps, optimizers=optimizers)
         else:
             epochs = plan.epochs_limit or plan.total_epochs

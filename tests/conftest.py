@@ -22,6 +22,10 @@ NUMERIC_FILES = {
     "test_preview.py",
     "test_callback.py",
     "test_resume.py",
+    "test_ema.py",
+    "test_train_longer.py",
+    "test_token_clock.py",
+    "test_timm_plateau.py",
 }
 
 

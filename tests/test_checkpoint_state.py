@@ -106,12 +106,12 @@ def test_a_changed_interval_is_refused_with_what_to_do(tmp_path: Path) -> None:
         make_trainer([epoch], max_epochs=2).fit(TinyModule(), ckpt_path=path)
 
 
-def test_a_longer_fit_warns_with_the_on_resume_choices(tmp_path: Path) -> None:
+def test_a_longer_fit_under_continue_warns_with_the_on_resume_choices(tmp_path: Path) -> None:
     path = crash_and_checkpoint(tmp_path, [ls.OneCycleLR(max_lr=0.5)], at=10, max_epochs=2)
     with pytest.warns(
         UserWarning, match=r"64 steps long, but the resumed schedule was sized for 32.*'rescale'.*'restart'"
     ):
-        make_trainer([ls.OneCycleLR(max_lr=0.5)], max_epochs=4).fit(TinyModule(), ckpt_path=path)
+        make_trainer([ls.OneCycleLR(max_lr=0.5, on_resume="continue")], max_epochs=4).fit(TinyModule(), ckpt_path=path)
 
 
 # ------------------------------------------------------------------ a reused instance

@@ -151,7 +151,7 @@ def test_fractions_resolve_against_the_fit_and_are_checkpointed(tmp_path: Path) 
     assert state["events_total"] == 24
     # Resumed into a longer fit: "continue" keeps the 24-step length, "rescale" takes the new one.
     kept, rescaled = (
-        ls.WarmupCosineLR(0.25, min_factor=0.1),
+        ls.WarmupCosineLR(0.25, min_factor=0.1, on_resume="continue"),
         ls.WarmupCosineLR(0.25, min_factor=0.1, on_resume="rescale"),
     )
     path = next(tmp_path.glob("*.ckpt"))

@@ -158,7 +158,7 @@ def test_rescale_policy_takes_the_new_length_and_continue_keeps_the_old(tmp_path
     with pytest.raises(RuntimeError, match="simulated crash"):
         make_trainer([ls.WarmupCosineLR(4), ckpt, Crash(11)], max_epochs=3, enable_checkpointing=True).fit(TinyModule())
     path = next(tmp_path.glob("*.ckpt"))
-    kept, rescaled = ls.WarmupCosineLR(4), ls.WarmupCosineLR(4, on_resume="rescale")
+    kept, rescaled = ls.WarmupCosineLR(4, on_resume="continue"), ls.WarmupCosineLR(4, on_resume="rescale")
     make_trainer([kept], max_epochs=5).fit(TinyModule(), ckpt_path=path)
     make_trainer([rescaled], max_epochs=5).fit(TinyModule(), ckpt_path=path)
     assert kept._total == 48  # the length the run started with (3 epochs of 16 steps)
@@ -167,7 +167,7 @@ def test_rescale_policy_takes_the_new_length_and_continue_keeps_the_old(tmp_path
 
 def test_unknown_policy_is_an_error() -> None:
     with pytest.raises(
-        ValueError, match=r"`on_resume` must be one of \('continue', 'restart', 'rescale'\), got 'again'"
+        ValueError, match=r"`on_resume` must be one of \('replan', 'continue', 'restart', 'rescale'\), got 'again'"
     ):
         ls.StepLR(3, on_resume="again")
 

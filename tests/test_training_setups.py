@@ -129,7 +129,9 @@ def test_batch_clock_under_accumulation_counts_batches() -> None:
     probe = Probe(group_values())
     make_trainer([cb, probe], max_epochs=2, accumulate_grad_batches=4).fit(TinyModule())
     assert [r[2][0] for r in probe.rows] == [b / 32 for b in range(32)]
-    with pytest.raises(ValueError, match=r"`clock` must be one of \('optimizer', 'batch'\), got 'wall'"):
+    with pytest.raises(
+        ValueError, match=r"`clock` must be one of \('optimizer', 'batch', 'samples', 'tokens'\), got 'wall'"
+    ):
         ls.StepLR(3, clock="wall")
 
 

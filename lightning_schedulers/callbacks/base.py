@@ -27,12 +27,13 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lightning_schedulers._validation import check_bool, check_choice
-from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
+from lightning_schedulers.callbacks.options import ClockName, Count, Interval, ResumePolicy
 from lightning_schedulers.callbacks.preview import PREVIEW_TOTAL, Previewable
 from lightning_schedulers.callbacks.signature import check_arguments, describe, own_parameters, public_signature
 from lightning_schedulers.engine.bindings import Binding
 from lightning_schedulers.engine.run import Run
 from lightning_schedulers.engine.state import CLOCKS, INTERVALS, STATE_VERSION, empty_record, state_problem
+from lightning_schedulers.engine.units import batch_units, check_count
 from lightning_schedulers.lightning.host import TrainerHost
 from lightning_schedulers.lightning.lengths import fit_length
 from lightning_schedulers.schedules.base import Schedule
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["SchedulerCallback", "fit_length"]
 
 _PREVIEW_TOTAL = PREVIEW_TOTAL  # the name 0.2 exported here
-RESUME_POLICIES = ("continue", "restart", "rescale")
+RESUME_POLICIES = ("replan", "continue", "restart", "rescale")
 ScheduleSpec = Schedule | Sequence[Schedule]
 TargetSpec = Target | str
 
@@ -69,18 +70,29 @@ class SchedulerCallback(Previewable, Callback):
             (``trainer.current_epoch``).
         clock: what ``interval="step"`` counts: ``"optimizer"`` (default), the steps of the
             callback's own optimizer (``trainer.global_step`` under automatic optimization; under
-            manual optimization, the ``step()`` calls of that optimizer alone), or ``"batch"``, the
-            training batches of the fit.
+            manual optimization, the ``step()`` calls of that optimizer alone), ``"batch"``, the
+            training batches of the fit, or ``"samples"`` / ``"tokens"``: the units consumed before
+            the optimizer step now training, every micro-batch of every rank counted (lengths and
+            boundaries then count that unit; see ``count``).
+        count: with ``clock="samples"`` or ``"tokens"``, the units a batch holds on this rank: a
+            function of the batch returning a non-negative int, or an int when every batch holds
+            the same (then no collective is needed under DDP; else one small all-reduce per
+            optimizer step). Default for samples: the size of the batch's first tensor.
         name: logging name; only for a callback that drives a single target.
         save_history: keep in :attr:`history` one row per event, as ignite's ``param_history``:
             the values each step (or epoch) trained with, the last write before it counting; for
             ignite's state schedulers, the values written after each event completed.
         logging_enabled: log applied values through ``trainer.loggers``.
-        on_resume: what a fit resumed from a checkpoint does: ``"continue"`` (the position comes
-            from Lightning's restored clock, lengths resolved from the trainer are the stored
-            ones), ``"restart"`` (the schedule starts again at the step or epoch of the resume,
-            over what remains of the fit), or ``"rescale"`` (keep the position, resolve lengths
-            from the trainer again, for a fit whose total changed).
+        on_resume: what a fit resumed from a checkpoint does. The position always comes from
+            the restored clock. ``"replan"`` (default): lengths resolved from the trainer are the
+            stored ones while the fit's length is unchanged; in a longer (or shorter) fit the
+            schedule continues from the value it applied last, with no jump: the phase in
+            progress goes on from where it is to its end in the plan for the new length, and
+            that plan applies from there (one line says so). ``"continue"``: keep the stored
+            lengths (past them the last value holds, with a warning). ``"restart"``: the schedule
+            starts again at the step or epoch of the resume, over what remains of the fit.
+            ``"rescale"``: keep the position, resolve lengths from the trainer again (the value
+            jumps to the new plan's).
 
     """
 
@@ -106,13 +118,15 @@ class SchedulerCallback(Previewable, Callback):
         *,
         interval: Interval = "step",
         clock: ClockName = "optimizer",
+        count: Count | None = None,
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
-        on_resume: ResumePolicy = "continue",
+        on_resume: ResumePolicy = "replan",
     ) -> None:
         self.interval = cast(Interval, check_choice("interval", interval, INTERVALS))
         self.clock = cast(ClockName, check_choice("clock", clock, CLOCKS))
+        self.count = check_count(count, clock)
         self.on_resume = cast(ResumePolicy, check_choice("on_resume", on_resume, RESUME_POLICIES))
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"`name` must be a non-empty str or None, got {name!r}")
@@ -157,6 +171,13 @@ class SchedulerCallback(Previewable, Callback):
         optimizer recreated), whose per-slot state carries over.
         """
 
+    def _finished(self, key: str, schedules: list[Schedule]) -> list[Schedule]:
+        """The schedules of target ``key`` as this fit applies them, once resolved and planned again.
+
+        A cooldown replaces them from its start; the default applies them as they are.
+        """
+        return schedules
+
     def _drives(self, other: SchedulerCallback) -> bool:
         """Whether ``other`` is applied by this callback (a plateau reduction's base)."""
         return False
@@ -170,7 +191,17 @@ class SchedulerCallback(Previewable, Callback):
 
     #: Constructor arguments that every class of a family shares; ``repr`` shows them separately.
     _COMMON_ARGUMENTS: ClassVar[frozenset[str]] = frozenset(
-        ("interval", "clock", "optimizer", "param_group_index", "name", "save_history", "logging_enabled", "on_resume")
+        (
+            "interval",
+            "clock",
+            "count",
+            "optimizer",
+            "param_group_index",
+            "name",
+            "save_history",
+            "logging_enabled",
+            "on_resume",
+        )
     ) | {"param_name", "create_new"}
 
     def _arguments(self) -> dict[str, Any]:
@@ -267,9 +298,15 @@ class SchedulerCallback(Previewable, Callback):
             return
         if self._loaded_state is not None:
             self._restored_mid_fit(trainer, pl_module)
+            run = self._run
+            if run is None:
+                return
         elif run.changed():
             run.rebind()
             cast(TrainerHost, run.host).rebound(run)
+        units = run.units
+        if units is not None:  # samples or tokens: this micro-batch's, added up when the optimizer steps
+            units.feed(batch_units(batch, self.count, batch_idx, self.clock))
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -292,6 +329,9 @@ class SchedulerCallback(Previewable, Callback):
                 if t != engine.last_t:  # type: ignore[union-attr]
                     engine.apply(t, quiet=True)  # type: ignore[union-attr]
         else:
+            units = run.units
+            if units is not None:
+                units.sync()
             t = getattr(run.source, run.field) - run.offset
             if t != engine.last_t:  # type: ignore[union-attr]
                 engine.advance(t)  # type: ignore[union-attr]
@@ -375,7 +415,7 @@ class SchedulerCallback(Previewable, Callback):
         # of this version tells a changed configuration.
         if state is None or state.get("version") != STATE_VERSION:
             return state
-        if self.on_resume == "continue" and state.get("config") != self._config():
+        if self.on_resume in ("replan", "continue") and state.get("config") != self._config():
             rank_zero_warn(
                 f"{type(self).__name__}: the checkpoint was written by a different configuration; resuming "
                 "with the new one (pass on_resume='restart' or 'rescale' to say how).\n"

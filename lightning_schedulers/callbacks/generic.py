@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from lightning_schedulers.callbacks.base import SchedulerCallback, ScheduleSpec, TargetSpec
 from lightning_schedulers.callbacks.binding import Binding, make_binding
-from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
+from lightning_schedulers.callbacks.options import ClockName, Count, Interval, ResumePolicy
+from lightning_schedulers.schedules.replan import settles_at
 
 __all__ = ["ScheduleCallback"]
 
@@ -44,8 +46,9 @@ class ScheduleCallback(SchedulerCallback):
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
-        on_resume: ResumePolicy = "continue",
+        on_resume: ResumePolicy = "replan",
         clock: ClockName = "optimizer",
+        count: Count | None = None,
     ) -> None:
         super().__init__(
             interval=interval,
@@ -54,6 +57,7 @@ class ScheduleCallback(SchedulerCallback):
             logging_enabled=logging_enabled,
             on_resume=on_resume,
             clock=clock,
+            count=count,
         )
         if isinstance(schedule, Mapping):
             if not schedule:
@@ -73,6 +77,19 @@ class ScheduleCallback(SchedulerCallback):
 
     def _bindings(self) -> tuple[Binding, ...]:
         return self._static_bindings
+
+    def _resolve(self, host: Any, restored: dict[str, Any] | None) -> None:
+        # A schedule that decays to its end before the fit ends holds its last value from there:
+        # the engine warns once, at that event (a warmup to a constant is not warned about).
+        ends: list[float] = []
+        for binding in self._static_bindings:
+            for schedule in self._resolved(binding.schedules):
+                end = settles_at(schedule)
+                if end is None or end < 1 or not schedule.value(int(end)) < schedule.value(int(end) - 1):
+                    self._horizon = None
+                    return
+                ends.append(end)
+        self._horizon = int(max(ends)) if ends else None
 
     def __repr__(self) -> str:
         parts = ", ".join(

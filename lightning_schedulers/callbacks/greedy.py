@@ -104,7 +104,7 @@ class GreedyLR(_ReduceOnPlateau):
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
-        on_resume: ResumePolicy = "continue",
+        on_resume: ResumePolicy = "replan",
         clock: ClockName = "optimizer",
         check_on_train_epoch_end: bool | None = None,
         interval: Interval | None = None,

@@ -8,7 +8,7 @@ family accepts the set its base takes; the values are checked by the callbacks a
 Examples:
     >>> from lightning_schedulers.callbacks.options import LROptions
     >>> sorted(LROptions.__optional_keys__)[:3]
-    ['clock', 'interval', 'logging_enabled']
+    ['clock', 'count', 'interval']
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 from typing import Literal, TypedDict
 
+from lightning_schedulers.engine.units import Count
 from lightning_schedulers.schedules.durations import Duration
 
 if sys.version_info >= (3, 11):
@@ -26,6 +27,7 @@ else:  # pragma: no cover - Python 3.10
 __all__ = [
     "ClockName",
     "ConcatOptions",
+    "Count",
     "Interval",
     "ResumePolicy",
     "GetSchedulerOptions",
@@ -40,9 +42,9 @@ __all__ = [
 
 Interval = Literal["step", "epoch"]
 """``interval=``: what a schedule's event is (a type checker flags ``"steps"``)."""
-ClockName = Literal["optimizer", "batch"]
+ClockName = Literal["optimizer", "batch", "samples", "tokens"]
 """``clock=``: what ``interval="step"`` counts."""
-ResumePolicy = Literal["continue", "restart", "rescale"]
+ResumePolicy = Literal["replan", "continue", "restart", "rescale"]
 """``on_resume=``: what a fit resumed from a checkpoint does."""
 
 
@@ -50,6 +52,7 @@ class LoggingOptions(TypedDict, total=False):
     """What every callback takes: its clock, name, logging and resume policy."""
 
     clock: ClockName
+    count: Count | None
     name: str | None
     logging_enabled: bool
     on_resume: ResumePolicy
@@ -99,5 +102,6 @@ class GetSchedulerOptions(TypedDict, total=False):
     logging_enabled: bool
     on_resume: ResumePolicy
     clock: ClockName
+    count: Count | None
     num_warmup_steps: Duration
     num_training_steps: Duration

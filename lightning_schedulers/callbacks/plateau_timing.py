@@ -40,9 +40,19 @@ class _PlateauTiming(SchedulerCallback):
     check_on_train_epoch_end: bool | None
     state: PlateauState
 
+    #: The first event a decision may change. A metric read while the targets hold an earlier event
+    #: (for ``interval="epoch"``, at the end of an epoch: the next epoch's) is ignored, not counted,
+    #: so the rule starts afresh there (timm's ``PlateauLRScheduler`` during its warmup). 0: all count.
+    decide_from: int = 0
+
     def _decide(self, run: Run, active: Active, value: float, *, write: bool = True) -> None:
         """One step of the decision rule (the subclass's)."""
         raise NotImplementedError
+
+    def _take(self, run: Run, active: Active, value: float, *, write: bool = True) -> None:
+        """Decide on ``value``, unless the targets hold an event before :attr:`decide_from` (the value is ignored)."""
+        if run.held() >= self.decide_from:
+            self._decide(run, active, value, write=write)
 
     @property
     def _fit(self) -> Decisions | None:
@@ -81,7 +91,7 @@ class _PlateauTiming(SchedulerCallback):
             )
             return
         if isinstance(value, float):
-            self._decide(run, active, value)
+            self._take(run, active, value)
         else:
             self._missing_metric(sorted(trainer.callback_metrics), "after a validation run")
 
@@ -117,7 +127,7 @@ class _PlateauTiming(SchedulerCallback):
         fit.step_due, fit.step_snapshot = False, None
         value = self._shared(run, metric, stale=False)
         if isinstance(value, float):
-            self._decide(run, fit.active, value, write=write)
+            self._take(run, fit.active, value, write=write)
         else:
             assert fit.trainer is not None
             self._missing_metric(sorted(fit.trainer.callback_metrics), "after a training batch")
@@ -221,7 +231,7 @@ class _PlateauTiming(SchedulerCallback):
         if not isinstance(value, float):
             self._missing_metric(sorted(trainer.callback_metrics), "at the end of a training epoch")
         else:
-            self._decide(run, fit.active, value, write=write)
+            self._take(run, fit.active, value, write=write)
 
     def _shared(self, run: Run, metric: Any, stale: bool) -> float | str | None:
         """Rank zero's reading of ``metric`` on every rank (see ``decisions.shared_reading``)."""

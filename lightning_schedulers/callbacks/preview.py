@@ -49,16 +49,22 @@ class Previewable:
         num_events: int,
         initial: float | Sequence[float] | None = None,
         optimizers: Sequence[torch.optim.Optimizer] | None = None,
+        units_per_step: int | None = None,
     ) -> np.ndarray:
         """Values this callback would apply at events ``0 .. num_events - 1``.
 
         Args:
-            num_events: number of steps (``interval="step"``) or epochs (``"epoch"``).
+            num_events: number of steps (``interval="step"``) or epochs (``"epoch"``); with
+                ``clock="samples"`` or ``"tokens"``, events are samples or tokens, or optimizer
+                steps when ``units_per_step`` is given.
             initial: the value each target holds at the start (only used by relative targets);
                 a list gives one column per param group. With ``optimizers`` and no ``initial``,
                 the values their param groups hold; else 1.0.
             optimizers: the fit's optimizers (what ``configure_optimizers`` returns), for their
                 param groups and start values, and for :meth:`labels` equal to the logged names.
+            units_per_step: the samples or tokens each optimizer step consumes (every rank's
+                micro-batches): the values of steps ``0 .. num_events - 1``, step ``n`` at
+                ``n * units_per_step`` units; fractions resolve against ``num_events * units_per_step``.
 
         Returns:
             A float64 array of shape ``(num_events,)`` for one value, else ``(num_events, k)`` with
@@ -66,7 +72,9 @@ class Previewable:
 
         """
         n = check_int("num_events", num_events, minimum=0)
-        _, columns, _ = self._columns(n, initial, length=max(n, 1), optimizers=optimizers)
+        per = None if units_per_step is None else check_int("units_per_step", units_per_step, minimum=1)
+        length = max(n, 1) * (per or 1)
+        _, columns, _ = self._columns(n, initial, length=length, optimizers=optimizers, units_per_step=per)
         if len(columns) == 1:
             return columns[0]
         return np.stack(columns, axis=1)
@@ -94,14 +102,18 @@ class Previewable:
         initial: float | Sequence[float] | None,
         length: int,
         optimizers: Sequence[torch.optim.Optimizer] | None = None,
+        units_per_step: int | None = None,
     ) -> tuple[list[str], list[np.ndarray], list[str]]:
         """Labels, values and targets (descriptions) of every applied value over ``num_events`` events.
 
-        Fractions of training resolve against a fit ``length`` events long.
+        Fractions of training resolve against a fit ``length`` events long. With
+        ``units_per_step``, event ``n`` is evaluated at ``n * units_per_step``.
         """
         init = _check_initial(1.0 if initial is None else initial)
         given = None if optimizers is None else _check_optimizers(optimizers)
         ts = np.arange(num_events, dtype=np.float64)
+        if units_per_step is not None:
+            ts *= units_per_step
         labels: list[str] = []
         columns: list[np.ndarray] = []
         targets: list[str] = []

@@ -65,6 +65,7 @@ class _ReduceOnPlateau(_PlateauTiming):
         check_on_train_epoch_end: bool | None = None,
         interval: Interval | None = None,
         frequency: int = 1,
+        decide_from: int = 0,
     ) -> None:
         if base is not None and not isinstance(base, SchedulerCallback):
             raise TypeError(f"`base` must be a scheduler callback of this package or None, got {base!r}")
@@ -84,11 +85,13 @@ class _ReduceOnPlateau(_PlateauTiming):
             )
         self.decision_interval: Interval | None = decide
         self.frequency = every
+        self.decide_from = check_int("decide_from", decide_from, minimum=0)
         # The clock: the base's; without a base, the decisions' interval (a constant: only logging follows it).
         clock_interval: Interval = base.interval if base is not None else (decide or "epoch")
         super().__init__(
             interval=clock_interval,
             clock=base.clock if base is not None else clock,
+            count=base.count if base is not None else None,
             name=name,
             save_history=save_history,
             logging_enabled=logging_enabled,
@@ -159,6 +162,8 @@ class _ReduceOnPlateau(_PlateauTiming):
             when += f", interval={self.decision_interval!r}"
         if self.frequency != 1:
             when += f", frequency={self.frequency}"
+        if self.decide_from:
+            when += f", decide_from={self.decide_from}"
         return when
 
     def _bindings(self) -> tuple[Binding, ...]:
@@ -321,7 +326,7 @@ class _ReduceOnPlateau(_PlateauTiming):
                 if isinstance(metric, (int, float)):
                     # Saved at an epoch's end (or after a batch) before its decision (the metric was
                     # logged after this callback's hook): take it now, before the first value of the resumed fit.
-                    self._decide(run, active, float(metric), write=False)
+                    self._take(run, active, float(metric), write=False)
             warn_lost_decision(self, restored, self.state.decisions + 1)
         fit.active = active
 
@@ -339,7 +344,7 @@ class _ReduceOnPlateau(_PlateauTiming):
         metric = metrics.get(self.monitor)
         value = self._shared(run, metric, stale=False)
         if isinstance(value, float):
-            self._decide(run, fit.active, value)
+            self._take(run, fit.active, value)
         else:
             self._missing_metric(sorted(metrics), "in the metrics passed to step()")
 
@@ -351,11 +356,7 @@ class _ReduceOnPlateau(_PlateauTiming):
         # interval="epoch", after an epoch's last batch, the next epoch's).
         t = run.held()
         before = list(active.values)
-        multipliers = active.multipliers or [1.0] * len(active.schedules)
-        active.multipliers = [
-            reduced_multiplier(active.raw_value(j, max(t, 0)), m, self.factor, active.floors[j], self.eps)
-            for j, m in enumerate(multipliers)
-        ]
+        active.multipliers = self._reduced(active, max(t, 0))
         if write:
             run.host.write_changed(run)  # every reduction is logged
         if self.verbose:
@@ -375,11 +376,20 @@ class _ReduceOnPlateau(_PlateauTiming):
                     f"{what}; {active.bound.labels} {before} -> {after}"
                 )
 
+    def _reduced(self, active: Active, t: int) -> list[float]:
+        """The multipliers after one reduction of the values of event ``t`` (torch's rule, ``floor`` included)."""
+        multipliers = active.multipliers or [1.0] * len(active.schedules)
+        return [
+            reduced_multiplier(active.raw_value(j, t), m, self.factor, active.floors[j], self.eps)
+            for j, m in enumerate(multipliers)
+        ]
+
     def simulate(
         self,
         num_events: int,
         initial: float | Sequence[float] | None = None,
         optimizers: Sequence[torch.optim.Optimizer] | None = None,
+        units_per_step: int | None = None,
     ) -> Any:
         """The values before any reduction (a reduction depends on metrics not known in advance)."""
-        return super().simulate(num_events, initial, optimizers)
+        return super().simulate(num_events, initial, optimizers, units_per_step)

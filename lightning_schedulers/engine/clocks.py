@@ -11,6 +11,9 @@ clock object lives for one fit (it is made when the fit starts and closed at its
 * :class:`OptimizerStepClock` counts the ``step()`` calls of one optimizer through torch's step
   hooks (manual optimization with several optimizers, where ``global_step`` counts them all),
   and calls back before each step so that a value changed since can be written in time.
+* :class:`UnitClock` counts the samples or tokens consumed before the optimizer step now
+  training (``clock="samples"`` / ``"tokens"``): the host feeds it each micro-batch's count and
+  it adds the ranks' counts together when its step clock moves. Saved in the checkpoint.
 
 The hot path reads a clock as ``getattr(clock.source, clock.field)``: one attribute read, no call.
 Which clock a fit uses, and how long the fit is in its unit, is the host's to say (the Trainer
@@ -31,7 +34,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Clock", "CountingClock", "OptimizerStepClock", "ReadClock"]
+__all__ = ["Clock", "CountingClock", "OptimizerStepClock", "ReadClock", "UnitClock"]
 
 
 class Clock:
@@ -89,9 +92,16 @@ class OptimizerStepClock(CountingClock):
     clock moved within a batch, a plateau reduction) is written before the optimizer uses it.
     """
 
-    def __init__(self, count: int, optimizer: torch.optim.Optimizer, before_step: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        count: int,
+        optimizer: torch.optim.Optimizer,
+        before_step: Callable[[int], None],
+        after_step: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(count)
         self._before_step = before_step
+        self._after_step = after_step
         self._handles: tuple[Any, ...] = ()
         self.optimizer: torch.optim.Optimizer | None = None
         self.follow(optimizer)
@@ -112,8 +122,53 @@ class OptimizerStepClock(CountingClock):
 
     def _post(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self.count += 1
+        if self._after_step is not None:
+            self._after_step()
 
     def close(self) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles, self.optimizer = (), None
+
+
+class UnitClock(CountingClock):
+    """Samples or tokens consumed before the optimizer step now training, every rank's counted.
+
+    The host calls :meth:`feed` with each micro-batch's count on this rank (before the batch
+    trains) and :meth:`sync` once the batch is done (or from an optimizer's step hook): when
+    ``steps`` (the optimizer-step clock) moved, the counts fed since the last step are added
+    across ranks by ``gather`` and the clock moves by the total. Between two optimizer steps
+    the reading stays put, so every micro-batch of a step trains with the same value.
+
+    Examples:
+        >>> steps = CountingClock(0)
+        >>> clock = UnitClock(0, 0, steps, gather=lambda n: 2 * n)  # two ranks holding the same
+        >>> clock.feed(128); clock.feed(128); clock.sync()  # two micro-batches, no step yet
+        False
+        >>> steps.tick(); clock.sync(), clock.read()
+        (True, 512)
+    """
+
+    def __init__(self, count: int, pending: int, steps: Clock, gather: Callable[[int], int]) -> None:
+        super().__init__(count)
+        self.pending = pending  # this rank's units fed since the last optimizer step
+        self.steps = steps
+        self.last_steps = steps.read()
+        self._gather = gather
+
+    def feed(self, units: int) -> None:
+        """A micro-batch holding ``units`` on this rank is about to train."""
+        self.pending += units
+
+    def sync(self) -> bool:
+        """Move by every rank's units fed since the last step, if the optimizer has stepped since."""
+        steps = self.steps.read()
+        if steps == self.last_steps:
+            return False
+        self.last_steps = steps
+        self.count += self._gather(self.pending)
+        self.pending = 0
+        return True
+
+    def close(self) -> None:
+        self.steps.close()

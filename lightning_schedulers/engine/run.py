@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from lightning_schedulers.engine.bindings import Active, Binding
-from lightning_schedulers.engine.clocks import Clock
-from lightning_schedulers.engine.state import STATE_VERSION, Priors, close, stored_priors
+from lightning_schedulers.engine.clocks import Clock, UnitClock
+from lightning_schedulers.engine.state import STATE_VERSION, Priors, close, stored_priors, stored_replans
 from lightning_schedulers.engine.writer import Engine
+from lightning_schedulers.schedules.base import Schedule
+from lightning_schedulers.schedules.replan import replan
 from lightning_schedulers.targets import BoundAttribute, BoundTarget, ParamGroup
 
 if TYPE_CHECKING:
@@ -121,7 +123,7 @@ class Run:
         # hold scheduled values.
         self.stateless_resume = state is None and host.resumed_without_state()
         self.offset = 0
-        self.keep_lengths = state is None or on_resume == "continue"
+        self.keep_lengths = state is None or on_resume in ("continue", "replan")
         self.events_total: int | None = None
         self._measuring = True  # the fit's length may be read from the host (only while starting)
         self.engine: Engine | None = None
@@ -131,6 +133,7 @@ class Run:
         self._holder = host.optimizers_holder
         self.clock = host.make_clock(self, state)
         self.source, self.field = self.clock.source, self.clock.field
+        self.units = self.clock if isinstance(self.clock, UnitClock) else None  # fed by the host batch by batch
         self.epochly = callback.interval == "epoch"  # read on the hot path, so kept as a flag
         if state is not None:
             self.offset = int(state.get("offset", 0))
@@ -138,9 +141,15 @@ class Run:
             self.offset = self.clock.read()  # count again from the step (or epoch) of the resume
         stored = state.get("events_total") if state is not None and self.keep_lengths else None
         self.events_total = stored if isinstance(stored, int) else None
+        # Where the plan changed length in earlier fits: [(event, length planned before it), ...].
+        self.replans: list[tuple[int, int]] = stored_replans(state) if self.keep_lengths else []
+        self._restored = restored_extra
+        self._replan_notes: list[str] = []  # what planning again did, said once when the fit starts
         callback.history = []
         callback._run = self  # the family's hooks below read lengths and resume flags from it
         try:
+            if self.events_total is not None:
+                self._plan_again(host)
             callback._resolve(host, restored_extra)
             host.check_setup(self)
             keys = [b.target.describe() for b in callback._bindings()]
@@ -158,8 +167,10 @@ class Run:
             )
             self.engine.muted = host.monitored_labels(actives)
             callback._after_bind(restored_extra)
-            if stored is not None and self.events_total is not None:
+            if stored is not None and self.events_total is not None and on_resume == "continue":
                 self._warn_if_length_changed(int(stored))
+            for note in self._replan_notes[:1]:
+                host.info(note)
         except BaseException:
             self.close()
             callback._run = None
@@ -198,6 +209,68 @@ class Run:
                 "lengths count other events. Resume with the original settings, or pass on_resume='restart' to "
                 "start the schedule again from the resumed step over the rest of the fit."
             )
+
+    def _plan_again(self, host: Host) -> None:
+        """A resumed fit of another length (``on_resume="replan"``): plan for it from the event of the resume.
+
+        :meth:`bind` then joins each earlier plan with the plan for this fit's length (see
+        :func:`~lightning_schedulers.schedules.replan.replan`).
+        """
+        planned = self.events_total
+        assert planned is not None
+        if self.callback.on_resume != "replan":
+            return
+        try:
+            length = host.fit_length(self.callback) - self.offset
+        except ValueError:
+            return  # the fit's length is not known: keep the plan
+        if length != planned and length >= 1:
+            self.replans.append((max(self.now(), 0), planned))
+            self.events_total = length
+
+    def _replanned(self, key: str, bases: list[float], schedules: list[Schedule]) -> list[Schedule]:
+        """``schedules`` (the plan for this fit's length) joined with the earlier plans of ``key``.
+
+        A family resolves its lengths against ``events_total`` (eagerly in ``_resolve``, or lazily
+        when a binding builds its schedules): each earlier plan is resolved again under its length.
+        """
+        cb, current = self.callback, self.events_total
+        assert current is not None
+        earlier: list[tuple[int, int, list[Schedule]]] = []
+        try:
+            for at, total in self.replans:
+                self.events_total = total
+                cb._resolve(self.host, self._restored)
+                binding = next((b for b in cb._bindings() if b.target.describe() == key), None)
+                if binding is None:
+                    return schedules  # the target was not scheduled then
+                plan = cb._resolved(binding.resolve(bases)[0])
+                if len(plan) != len(schedules):
+                    return schedules
+                earlier.append((at, total, plan))
+        finally:
+            self.events_total = current
+            cb._resolve(self.host, self._restored)
+        out, note = [], ""
+        for j, schedule in enumerate(schedules):
+            joined = earlier[0][2][j]
+            for i, (at, total, _) in enumerate(earlier):
+                later = earlier[i + 1] if i + 1 < len(earlier) else None
+                new = later[2][j] if later is not None else schedule
+                new_total = later[1] if later is not None else current
+                joined, note = replan(joined, new, at, total, new_total)
+            out.append(joined)
+        if not self._replan_notes and self.replans and cb.on_resume == "replan":
+            at, planned = self.replans[-1]
+            if at == max(self.now(), 0):  # planned again in this fit: say so once
+                units, unit = _UNITS["epoch" if cb.interval == "epoch" else cb.clock]
+                self._replan_notes.append(
+                    f"{self.who}: this fit is {current} {units} long and the checkpoint planned "
+                    f"{planned}; from {unit} {at} the schedule of {key} {note} (on_resume='replan'; 'continue' "
+                    "keeps the old plan, 'rescale' sizes it to this fit at the same position, 'restart' starts it "
+                    "again)"
+                )
+        return out
 
     def _warn_if_length_changed(self, stored: int) -> None:
         try:
@@ -303,6 +376,9 @@ class Run:
                     captured = list(stored) + anchored(binding, list(stored), current[len(stored) :], t)
             schedules, scale = binding.resolve(captured if captured is not None else current)
             schedules = cb._resolved(schedules)
+            if self.replans:
+                schedules = self._replanned(key, captured if captured is not None else current, schedules)
+            schedules = cb._finished(key, schedules)
             if cb.name is not None:
                 bound.labels = named(cb.name, len(current))
             active.append(Active(bound, schedules, scale, captured, key))
@@ -423,7 +499,9 @@ class Run:
             "slots": [len(a.schedules) for a in actives],
             "offset": self.offset,
             "events_total": self.events_total,
+            "replans": [[at, total] for at, total in self.replans],
             "steps": self.clock.saved(),
+            "units_pending": self.units.pending if self.units is not None else None,
             "extra": cb._extra_state(),
         }
 
@@ -435,6 +513,15 @@ class Run:
         self._watch, self._nested, self._token = (), (), None
         if self.engine is not None:
             self.engine.disarm()
+
+
+_UNITS = {
+    "epoch": ("epochs", "epoch"),
+    "optimizer": ("steps", "step"),
+    "batch": ("batches", "batch"),
+    "samples": ("samples", "sample"),
+    "tokens": ("tokens", "token"),
+}
 
 
 def named(name: str, slots: int) -> list[str]:

@@ -5,13 +5,16 @@ A callback's ``state_dict()`` is a dict of plain Python values (it loads with
 
     {"version": 2, "config": repr(callback), "interval": "step", "clock": "optimizer",
      "targets": ["param_group:0:lr"], "bases": [[0.1]], "slots": [1], "offset": 0,
-     "events_total": 1000, "steps": None, "extra": {...}}
+     "events_total": 1000, "replans": [], "steps": None, "units_pending": None, "extra": {...}}
 
 ``bases`` are the start values each target captured (one list per target, ``None`` where the
 schedule is absolute), ``offset`` the clock reading the schedule counts from
 (``on_resume="restart"``), ``events_total`` the fit's length fractions resolved against,
-``steps`` a clock the callback counts itself (manual optimization, hand-written loops), ``extra``
-what a family class resolved. Version 1 (0.1) had no ``interval``, ``clock``, ``targets``,
+``replans`` where resumed fits of other lengths planned the schedule again (``[event, length
+planned before]`` pairs, ``on_resume="replan"``), ``steps`` a clock the callback counts itself
+(manual optimization, hand-written loops; the samples or tokens consumed, with
+``units_pending`` this rank's count inside an unfinished accumulation window), ``extra`` what a
+family class resolved. Version 1 (0.1) had no ``interval``, ``clock``, ``targets``,
 ``slots`` or ``steps``; it is read by matching its bases to the targets by position.
 
 Examples:
@@ -25,11 +28,22 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["CLOCKS", "INTERVALS", "STATE_VERSION", "Priors", "empty_record", "state_problem", "stored_priors"]
+__all__ = [
+    "CLOCKS",
+    "INTERVALS",
+    "STATE_VERSION",
+    "UNIT_CLOCKS",
+    "Priors",
+    "empty_record",
+    "state_problem",
+    "stored_priors",
+    "stored_replans",
+]
 
 STATE_VERSION = 2
 INTERVALS = ("step", "epoch")
-CLOCKS = ("optimizer", "batch")
+CLOCKS = ("optimizer", "batch", "samples", "tokens")
+UNIT_CLOCKS = ("samples", "tokens")
 
 _KEYS = ("version", "config", "bases", "offset", "events_total", "extra")
 
@@ -49,7 +63,9 @@ def empty_record(config: str, interval: str, clock: str, extra: dict[str, Any]) 
         "slots": [],
         "offset": 0,
         "events_total": None,
+        "replans": [],
         "steps": None,
+        "units_pending": None,
         "extra": extra,
     }
 
@@ -92,6 +108,15 @@ def state_problem(state: Any) -> str | None:
         steps = state.get("steps")
         if steps is not None and not is_count(steps):
             return f"steps is {steps!r}"
+        replans = state.get("replans")
+        if replans is not None and (
+            not isinstance(replans, list)
+            or not all(isinstance(r, list) and len(r) == 2 and all(is_count(v) for v in r) for r in replans)
+        ):
+            return f"replans is {replans!r}"
+        pending = state.get("units_pending")
+        if pending is not None and not is_count(pending):
+            return f"units_pending is {pending!r}"
     return None
 
 
@@ -112,6 +137,12 @@ def stored_priors(state: dict[str, Any] | None, keys: Sequence[str]) -> Priors |
         k: (None if b is None else [float(v) for v in b], n)
         for k, b, n in zip(state["targets"], bases, state["slots"], strict=True)
     }
+
+
+def stored_replans(state: dict[str, Any] | None) -> list[tuple[int, int]]:
+    """Where earlier fits planned the schedule again: ``[(event, length planned before it), ...]``."""
+    replans = state.get("replans") if state is not None else None
+    return [(int(at), int(total)) for at, total in replans] if isinstance(replans, list) else []
 
 
 def close(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -17,7 +17,7 @@ import lightning.pytorch as pl
 from lightning_schedulers._validation import check_float, check_int, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
-from lightning_schedulers.callbacks.options import ClockName, Interval, ResumePolicy
+from lightning_schedulers.callbacks.options import ClockName, Count, Interval, ResumePolicy
 from lightning_schedulers.schedules.base import Schedule, with_fractions
 from lightning_schedulers.schedules.composition import Scale, name_functions
 from lightning_schedulers.schedules.durations import TrainingFraction, contains_fraction
@@ -84,8 +84,9 @@ class _TorchLRScheduler(SchedulerCallback):
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
-        on_resume: ResumePolicy = "continue",
+        on_resume: ResumePolicy = "replan",
         clock: ClockName = "optimizer",
+        count: Count | None = None,
     ) -> None:
         super().__init__(
             interval=self._default_interval if interval is None else interval,
@@ -94,6 +95,7 @@ class _TorchLRScheduler(SchedulerCallback):
             logging_enabled=logging_enabled,
             on_resume=on_resume,
             clock=clock,
+            count=count,
         )
         self.optimizer = check_optimizer(optimizer)
         self.param_group_index = (

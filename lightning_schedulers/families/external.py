@@ -419,11 +419,12 @@ class TorchScheduler(SchedulerCallback):
         initial: float | Sequence[float] | None,
         length: int,
         optimizers: Sequence[torch.optim.Optimizer] | None = None,
+        units_per_step: int | None = None,
     ) -> tuple[list[str], list[np.ndarray], list[str]]:
         # The preview's group count, for the scheduler built to find the keys (before any binding).
         slots = _PREVIEW_SLOTS.set(len(initial) if isinstance(initial, Sequence) else 1)
         try:
-            return super()._columns(num_events, initial, length, optimizers)
+            return super()._columns(num_events, initial, length, optimizers, units_per_step)
         finally:
             _PREVIEW_SLOTS.reset(slots)
 

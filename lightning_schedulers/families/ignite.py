@@ -26,6 +26,7 @@ from lightning_schedulers.callbacks.binding import Binding
 from lightning_schedulers.callbacks.options import (
     ClockName,
     ConcatOptions,
+    Count,
     IgniteOptions,
     Interval,
     ResumePolicy,
@@ -78,8 +79,9 @@ class _IgniteScheduler(SchedulerCallback):
         optimizer: int | str = 0,
         name: str | None = None,
         logging_enabled: bool = True,
-        on_resume: ResumePolicy = "continue",
+        on_resume: ResumePolicy = "replan",
         clock: ClockName = "optimizer",
+        count: Count | None = None,
     ) -> None:
         super().__init__(
             interval=interval,
@@ -88,6 +90,7 @@ class _IgniteScheduler(SchedulerCallback):
             logging_enabled=logging_enabled,
             on_resume=on_resume,
             clock=clock,
+            count=count,
         )
         self.param_name = (check_path if self._state else check_key)("param_name", param_name)
         self.param_group_index = (

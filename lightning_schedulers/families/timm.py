@@ -17,12 +17,13 @@ following timm and its training script:
   timm's: at event ``t`` a ``torch.Generator`` seeded with ``noise_seed + t`` draws it, so the
   value at ``t`` is a pure function of ``t``: the same on every rank, after a resume, and in
   ``simulate``. It is :class:`TimmNoise`, the one schedule of this package that needs torch,
-  which is why it lives here and not in the torch-free :mod:`lightning_schedulers.schedules`.
+  which is why it lives with this family and not in the torch-free :mod:`lightning_schedulers.schedules`.
   ``noise_type`` is an attribute of timm's base class that these timm classes do not take as an
   argument (a timm user sets ``scheduler.noise_type = "uniform"``); here it is an argument.
-* ``PlateauLRScheduler`` is not provided: timm deprecates it, and it ignores metrics during its
-  warmup and adds noise around torch's plateau state, which
-  :class:`~lightning_schedulers.ReduceLROnPlateau` does not do.
+* :class:`PlateauLRScheduler` (which timm deprecates) takes ``monitor`` first and decides at the
+  end of every epoch, as Lightning steps it with ``"interval": "epoch"``: its warmup (whose
+  epochs' metrics it ignores), then torch's plateau rule, then the noise on top of the reduced lr,
+  as timm's ``step(epoch, metric)``. It has no ``t_in_epochs`` (timm's has none: epochs only).
 
 Examples:
     >>> from lightning_schedulers.families.timm import CosineLRScheduler
@@ -33,127 +34,27 @@ Examples:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import torch
-
-from lightning_schedulers._validation import (
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    check_int_sequence,
-    check_sequence,
-)
+from lightning_schedulers._validation import check_bool, check_int, check_int_sequence
 from lightning_schedulers.callbacks.options import Interval, LROptions, Unpack
 from lightning_schedulers.families.common import _TorchLRScheduler
-from lightning_schedulers.schedules.base import FloatArray, Schedule, set_field
+from lightning_schedulers.families.timm_noise import TimmNoise, check_range, noise_of
+from lightning_schedulers.families.timm_plateau import PlateauLRScheduler
+from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Product
 from lightning_schedulers.schedules.timm import TimmCycles, TimmStep, cycle_length
 
 __all__ = [
     "CosineLRScheduler",
     "MultiStepLRScheduler",
+    "PlateauLRScheduler",
     "PolyLRScheduler",
     "StepLRScheduler",
     "TanhLRScheduler",
     "TimmNoise",
 ]
-
-NOISE_TYPES = ("normal", "uniform")
-MIN_ACCEPTANCE = 1e-3
-"""The least share of normal draws that must fall inside ``noise_pct`` (at most ~1000 redraws an event)."""
-
-
-def _check_range(value: Any) -> int | tuple[int, int] | None:
-    """The ``noise_range_t`` of timm: ``None``, a first event, or ``(start, stop)``."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        items = check_sequence("noise_range_t", value)
-        if len(items) != 2:
-            raise ValueError(f"`noise_range_t` must be an int or a (start, stop) pair, got {value!r}")
-        return check_int("noise_range_t[0]", items[0], minimum=0), check_int("noise_range_t[1]", items[1], minimum=0)
-    return check_int("noise_range_t", value, minimum=0)
-
-
-@dataclass(frozen=True)
-class TimmNoise(Schedule):
-    """``1 + noise(t)`` inside timm's ``noise_range_t``, else 1: the factor timm's noise multiplies the lr by.
-
-    timm draws the noise of event ``t`` from a ``torch.Generator`` seeded with ``noise_seed + t``:
-    for ``"normal"``, ``randn * noise_std`` redrawn until its magnitude is below ``noise_pct``;
-    for ``"uniform"``, ``(2 * rand - 1) * noise_pct``. Event 0 is never noisy (timm's
-    constructor writes the first lr without noise). Each event costs a generator (some
-    microseconds), so the schedule needs torch and is kept out of the torch-free layer.
-
-    Examples:
-        >>> noise = TimmNoise((2, 4), noise_pct=0.5, noise_seed=3)
-        >>> [v == 1.0 for v in noise.values(range(6)).tolist()]
-        [True, True, False, False, True, True]
-    """
-
-    noise_range_t: int | tuple[int, int]
-    noise_pct: float = 0.67
-    noise_std: float = 1.0
-    noise_type: str = "normal"
-    noise_seed: int = 42
-
-    def __post_init__(self) -> None:
-        span = _check_range(self.noise_range_t)
-        if span is None:
-            raise TypeError("`noise_range_t` must be an int or a (start, stop) pair for TimmNoise, got None")
-        set_field(self, "noise_range_t", span)
-        check_choice("noise_type", self.noise_type, NOISE_TYPES)
-        set_field(self, "noise_pct", check_float("noise_pct", self.noise_pct, non_negative=True))
-        if self.noise_type == "normal" and not self.noise_pct > 0:
-            raise ValueError(
-                "`noise_pct` must be > 0 for normal noise (timm redraws until |noise| < noise_pct), "
-                f"got {self.noise_pct!r}"
-            )
-        set_field(self, "noise_std", check_float("noise_std", self.noise_std, non_negative=True))
-        set_field(self, "noise_seed", check_int("noise_seed", self.noise_seed, minimum=0))
-        if self.noise_type == "normal" and self.noise_std > 0:
-            # timm redraws until |noise| < noise_pct: expect 1 / P(|N(0, noise_std)| < noise_pct) draws
-            # an event. A bound that almost no draw meets would hang the fit (as it hangs timm).
-            accepted = math.erf(self.noise_pct / (self.noise_std * math.sqrt(2.0)))
-            if accepted < MIN_ACCEPTANCE:
-                raise ValueError(
-                    f"`noise_std`={self.noise_std!r} is too large for `noise_pct`={self.noise_pct!r}: timm redraws "
-                    f"normal noise until |noise| < noise_pct, which {accepted:.3g} of the draws meet (under "
-                    f"{MIN_ACCEPTANCE:g}: about {1 / max(accepted, 1e-300):.3g} draws an event); "
-                    "make noise_std at most 790 * noise_pct"
-                )
-
-    def _inside(self, t: int) -> bool:
-        span = self.noise_range_t
-        if isinstance(span, tuple):
-            return span[0] <= t < span[1]
-        return t >= span
-
-    def noise(self, t: int) -> float:
-        """The noise of event ``t`` (timm's ``_calculate_noise(t)``)."""
-        generator = torch.Generator()
-        generator.manual_seed(self.noise_seed + t)
-        if self.noise_type == "normal":
-            while True:
-                draw = torch.randn(1, generator=generator).item() * self.noise_std
-                if abs(draw) < self.noise_pct:
-                    return draw
-        return 2 * (torch.rand(1, generator=generator).item() - 0.5) * self.noise_pct
-
-    def _values(self, ts: FloatArray) -> FloatArray:
-        flat = ts.reshape(-1)
-        out = np.ones(flat.shape, dtype=np.float64)
-        for j, t in enumerate(flat.tolist()):
-            event = int(t)
-            if event >= 1 and self._inside(event):
-                out[j] = 1.0 + self.noise(event)
-        return out.reshape(ts.shape)
 
 
 class _TimmScheduler(_TorchLRScheduler):
@@ -183,17 +84,10 @@ class _TimmScheduler(_TorchLRScheduler):
             )
         _TorchLRScheduler.__init__(self, interval=mapped, **kwargs)
         self.t_in_epochs = t_in_epochs
-        self.noise_range_t = _check_range(noise_range_t)
+        self.noise_range_t = check_range(noise_range_t)
         self.noise_pct, self.noise_std = noise_pct, noise_std
         self.noise_seed, self.noise_type = noise_seed, noise_type
-        self._noise: TimmNoise | None = None
-        if self.noise_range_t is None:  # unused, but checked as timm's would be
-            check_float("noise_pct", noise_pct, non_negative=True)
-            check_float("noise_std", noise_std, non_negative=True)
-            check_int("noise_seed", noise_seed, minimum=0)
-            check_choice("noise_type", noise_type, NOISE_TYPES)
-        else:
-            self._noise = TimmNoise(self.noise_range_t, noise_pct, noise_std, noise_type, noise_seed)
+        self._noise = noise_of(self.noise_range_t, noise_pct, noise_std, noise_type, noise_seed)
 
     def _schedule(self, base: float) -> Schedule:
         raise NotImplementedError

@@ -61,7 +61,7 @@ class TrainerHost:
         return trainer_clock(run, self.trainer, state, resumed=state is not None or run.stateless_resume)
 
     def fit_length(self, callback: SchedulerCallback) -> int:
-        return fit_length(self.trainer, callback.interval, type(callback).__name__, callback.clock)
+        return fit_length(self.trainer, callback.interval, type(callback).__name__, callback.clock, callback.count)
 
     def resumed_without_state(self) -> bool:
         trainer = self.trainer

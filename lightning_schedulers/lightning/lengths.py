@@ -10,6 +10,7 @@ optimization.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import GradientAccumulationScheduler
@@ -23,7 +24,7 @@ def is_manual(trainer: pl.Trainer) -> bool:
     return module is not None and not module.automatic_optimization
 
 
-def fit_length(trainer: pl.Trainer, interval: str, who: str, clock: str = "optimizer") -> int:
+def fit_length(trainer: pl.Trainer, interval: str, who: str, clock: str = "optimizer", count: Any = None) -> int:
     """Total events of this fit on the given clock, or a clear error when it is unknown.
 
     ``"epoch"``: ``max_epochs``. The optimizer clock under automatic optimization:
@@ -39,6 +40,13 @@ def fit_length(trainer: pl.Trainer, interval: str, who: str, clock: str = "optim
                 "max_time, or by nothing); set max_epochs, or give the length in epochs"
             )
         return int(epochs)
+    if clock in ("samples", "tokens"):
+        if not isinstance(count, int):
+            raise ValueError(
+                f"{who}: with clock={clock!r} a fraction of training needs the fit's length in {clock}, known only "
+                f"when every batch holds the same number (count=<int>); give the lengths in {clock} instead"
+            )
+        return fit_length(trainer, "step", who, "batch") * int(trainer.world_size) * count
     manual = is_manual(trainer)
     if clock == "optimizer" and not manual:
         total = trainer.estimated_stepping_batches

@@ -5,7 +5,8 @@ as timm's training loop drives it: the constructor writes the first value (``war
 a warmup, else ``base``), then ``step(t)`` (or ``step_update(t)``) writes ``_get_lr(t)`` before
 epoch (or update) ``t`` trains, from ``t = 1`` on. So event 0 holds the constructor's value and
 event ``t >= 1`` holds ``_get_lr(t)``. timm's noise needs torch's random generator; it lives in
-:mod:`lightning_schedulers.families.timm`, outside this torch-free layer.
+:mod:`lightning_schedulers.families.timm`, outside this torch-free layer, and so do the reductions of
+``PlateauLRScheduler`` (they depend on metrics): :class:`TimmPlateauWarmup` is its lr before any.
 
 The arithmetic follows timm's (``timm/scheduler/*_lr.py``), vectorised; values agree with timm to
 the package's parity bound (1e-12 relative). The cycle index of ``cycle_mul != 1`` is timm's
@@ -30,7 +31,7 @@ import numpy as np
 from lightning_schedulers._validation import check_bool, check_choice, check_float, check_int, check_int_sequence
 from lightning_schedulers.schedules.base import FloatArray, Schedule, floor_div, set_field
 
-__all__ = ["CYCLE_KINDS", "TimmCycles", "TimmStep", "cycle_length"]
+__all__ = ["CYCLE_KINDS", "TimmCycles", "TimmPlateauWarmup", "TimmStep", "cycle_length"]
 
 CYCLE_KINDS = ("cosine", "tanh", "poly")
 """The cyclic schedules: ``CosineLRScheduler``, ``TanhLRScheduler``, ``PolyLRScheduler``."""
@@ -231,3 +232,44 @@ class TimmStep(Schedule):
         with np.errstate(over="ignore"):
             main = self.base * np.power(self.decay_rate, count.astype(np.float64))
         return _with_warmup(t, main, self.base, self.base, self.warmup_t, self.warmup_lr_init)
+
+
+@dataclass(frozen=True)
+class TimmPlateauWarmup(Schedule):
+    """timm's ``PlateauLRScheduler`` lr of one param group before any reduction: its warmup, then where it ended.
+
+    timm's ``step(t)`` writes ``warmup_lr_init + t * (base - warmup_lr_init) / warmup_t`` while
+    ``t <= warmup_t`` (its constructor writes the value of ``t = 0``), and from then on steps
+    torch's ``ReduceLROnPlateau`` on whatever lr the warmup left: the value of ``warmup_t``, which
+    is ``base`` up to rounding, or ``base`` itself without a warmup. The reductions and the noise
+    are the callback's (:class:`lightning_schedulers.families.timm.PlateauLRScheduler`).
+
+    Args:
+        base: the group's initial lr (timm's ``base_values`` entry).
+        warmup_t: the warmup's length; 0: none.
+        warmup_lr_init: the warmup's first lr (absolute, the same for every group).
+
+    Examples:
+        >>> TimmPlateauWarmup(base=1.0, warmup_t=4, warmup_lr_init=0.2).values(range(7)).round(6).tolist()
+        [0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0]
+    """
+
+    base: float
+    warmup_t: int = 0
+    warmup_lr_init: float = 0.0
+
+    _growth = ("base", "warmup_lr_init")
+
+    def __post_init__(self) -> None:
+        set_field(self, "base", check_float("base", self.base))
+        set_field(self, "warmup_t", check_int("warmup_t", self.warmup_t, minimum=0))
+        set_field(self, "warmup_lr_init", check_float("warmup_lr_init", self.warmup_lr_init, non_negative=True))
+
+    def _values(self, ts: FloatArray) -> FloatArray:
+        if not self.warmup_t:
+            return np.full(ts.shape, self.base, dtype=np.float64)
+        init = self.warmup_lr_init
+        step = (self.base - init) / self.warmup_t  # timm's warmup_steps entry of this group
+        # timm's init + t * step, the same two roundings; held from warmup_t on.
+        out: FloatArray = init + np.clip(ts, 0.0, float(self.warmup_t)) * step
+        return out
