@@ -22,6 +22,9 @@ cosine factor once and writes ``base * factor`` into each group, logging every 5
 base * factor** the same work as a callback (a cosine factor of each group's start lr:
 ``ScheduleCallback`` on ``ParamGroup("lr", relative=True)``); **ours: CosineAnnealingLR** torch's
 per-group formula ``eta_min + (base - eta_min) * c(t)``, which is not a multiple of one factor.
+The same three again on groups that hold timm's ``lr_scale`` (layer-wise decay: each group's lr is
+``value * lr_scale``; the floor multiplies precomputed ``base * lr_scale`` by the factor), with
+``, lr_scale`` in their names. ``--groups-only`` times the grouped fits alone.
 
 Every timed function goes through the same wrapper, so the wrapper's own cost is in every number;
 two empty callbacks (one and two timed per-batch hooks) measure it, and a second table subtracts it.
@@ -130,12 +133,24 @@ class FloorGroups(Floor):
                 logger.log_metrics({f"lr-SGD/pg{j + 1}": g["lr"] for j, g in enumerate(self.groups)}, step=t)
 
 
-class Grouped(pl.LightningModule):
-    """A tiny model whose optimizer has ``groups`` param groups (one scalar parameter each)."""
+class FloorGroupsScaled(FloorGroups):
+    """The floor for groups with ``lr_scale``: ``(base * lr_scale) * factor``, the product taken once."""
 
-    def __init__(self, groups: int) -> None:
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self.bases = [float(g["lr"]) * g["lr_scale"] for g in self.groups]
+
+
+class Grouped(pl.LightningModule):
+    """A tiny model whose optimizer has ``groups`` param groups (one scalar parameter each).
+
+    With ``lr_scale``, each group holds timm's layer-wise decay factor ``0.75 ** (groups - 1 - j)``.
+    """
+
+    def __init__(self, groups: int, lr_scale: bool = False) -> None:
         super().__init__()
         self.weights = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(())) for _ in range(groups)])
+        self.lr_scale = lr_scale
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -143,7 +158,10 @@ class Grouped(pl.LightningModule):
         return torch.nn.functional.mse_loss(x.sum(dim=1, keepdim=True) * w, y)
 
     def configure_optimizers(self) -> Any:
-        groups = [{"params": [w], "lr": 0.1 * 0.9**j} for j, w in enumerate(self.weights)]
+        groups: list[dict[str, Any]] = [{"params": [w], "lr": 0.1 * 0.9**j} for j, w in enumerate(self.weights)]
+        if self.lr_scale:
+            for j, group in enumerate(groups):
+                group["lr_scale"] = 0.75 ** (len(groups) - 1 - j)
         return torch.optim.SGD(groups, lr=0.1)
 
 
@@ -178,13 +196,15 @@ def fit(kind: str, batches: int, groups: int = 1) -> tuple[float, float]:
         callbacks = [Empty2()]
     elif kind == "floor, 2 keys":
         callbacks = [Floor2(batches)]
-    elif kind == "ours: CosineAnnealingLR, groups":
+    elif kind.startswith("ours: CosineAnnealingLR, groups"):
         callbacks = [ls.CosineAnnealingLR(T_max=batches, eta_min=0.001, interval="step")]
-    elif kind == "ours: base * factor, groups":
+    elif kind.startswith("ours: base * factor, groups"):
         factor = ls.schedules.Cosine(1.0, 0.01, batches)
         callbacks = [ls.ScheduleCallback(factor, target=ls.ParamGroup("lr", relative=True))]
     elif kind == "floor, groups":
         callbacks = [FloorGroups(batches)]
+    elif kind == "floor, groups, lr_scale":
+        callbacks = [FloorGroupsScaled(batches)]
     else:
         callbacks = [Floor(batches)]
     for callback in callbacks:
@@ -207,43 +227,15 @@ def fit(kind: str, batches: int, groups: int = 1) -> tuple[float, float]:
         )
         if kind == "built-in":  # Lightning steps the torch scheduler here, once per batch
             clock.wrap(trainer.fit_loop.epoch_loop, "update_lr_schedulers")
-        model = Grouped(groups) if kind.endswith("groups") else Tiny(kind == "built-in", batches)
+        grouped = ", groups" in kind
+        model = Grouped(groups, kind.endswith("lr_scale")) if grouped else Tiny(kind == "built-in", batches)
         trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=1))
     return clock.ns / 1e3 / batches, start.ns / 1e3
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--groups", type=int, default=0, help="also time a model with this many param groups")
-    args = parser.parse_args()
-    kinds = (
-        "ours: OneCycleLR",
-        "ours: CosineAnnealingLR",
-        "built-in",
-        "floor",
-        "floor, 2 keys",
-        "empty, 1 hook",
-        "empty, 2 hooks",
-    )
-    times: dict[str, list[float]] = {k: [] for k in kinds}
-    starts: dict[str, list[float]] = {k: [] for k in kinds}
-    grouped = (
-        ("ours: base * factor, groups", "ours: CosineAnnealingLR, groups", "floor, groups") if args.groups > 1 else ()
-    )
-    times.update({k: [] for k in grouped})
-    starts.update({k: [] for k in grouped})
-    for _ in range(args.rounds):
-        for kind in kinds + grouped:
-            per_batch, once = fit(kind, args.batches, args.groups)
-            times[kind].append(per_batch)
-            starts[kind].append(once)
+def single_tables(kinds: tuple[str, ...], times: dict[str, list[float]], starts: dict[str, list[float]]) -> None:
+    """The one-group tables: per batch, against the floors and the built-in path, and net of the wrapper."""
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(
-        f"# {platform.machine()}, {platform.python_version()}, torch {torch.__version__}, "
-        f"Lightning {lightning.__version__}; {args.batches} batches x {args.rounds} rounds, medians"
-    )
     print("| contender | µs per batch inside the hooks | / floor | / built-in | on_train_start, µs once |")
     print("|---|---|---|---|---|")
     for kind in kinds:
@@ -267,14 +259,56 @@ def main() -> None:
     ):
         net = med[kind] - med[empty]
         print(f"| {kind} | {net:.2f} | {floor} | {net / floors[floor]:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--groups", type=int, default=0, help="also time a model with this many param groups")
+    parser.add_argument("--groups-only", action="store_true", help="time only the fits with --groups param groups")
+    args = parser.parse_args()
+    kinds: tuple[str, ...] = (
+        "ours: OneCycleLR",
+        "ours: CosineAnnealingLR",
+        "built-in",
+        "floor",
+        "floor, 2 keys",
+        "empty, 1 hook",
+        "empty, 2 hooks",
+    )
+    if args.groups_only:
+        if args.groups < 2:
+            parser.error("--groups-only needs --groups N with N > 1")
+        kinds = ()
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    starts: dict[str, list[float]] = {k: [] for k in kinds}
+    grouped: tuple[str, ...] = ()
+    if args.groups > 1:
+        plain = ("ours: base * factor, groups", "ours: CosineAnnealingLR, groups", "floor, groups")
+        grouped = plain + tuple(f"{kind}, lr_scale" for kind in plain)
+    times.update({k: [] for k in grouped})
+    starts.update({k: [] for k in grouped})
+    for _ in range(args.rounds):
+        for kind in kinds + grouped:
+            per_batch, once = fit(kind, args.batches, args.groups)
+            times[kind].append(per_batch)
+            starts[kind].append(once)
+    print(
+        f"# {platform.machine()}, {platform.python_version()}, torch {torch.__version__}, "
+        f"Lightning {lightning.__version__}; {args.batches} batches x {args.rounds} rounds, medians"
+    )
+    if kinds:
+        single_tables(kinds, times, starts)
     if grouped:
         floor_g = statistics.median(times["floor, groups"])
         print(f"\n{args.groups} param groups (µs per batch inside the hooks, wrapper included):")
-        print("| contender | µs per batch | / floor |")
-        print("|---|---|---|")
+        print("| contender | µs per batch | / floor | / its own floor |")
+        print("|---|---|---|---|")
         for kind in grouped:
             value = statistics.median(times[kind])
-            print(f"| {kind.removesuffix(', groups')} | {value:.2f} | {value / floor_g:.2f} |")
+            own = statistics.median(times["floor, groups, lr_scale" if kind.endswith("lr_scale") else "floor, groups"])
+            print(f"| {kind.replace(', groups', '')} | {value:.2f} | {value / floor_g:.2f} | {value / own:.2f} |")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "lightning_schedulers.callbacks.cooldown": ("Cooldown",),
     "lightning_schedulers.callbacks.ema": ("EMAWeightAveraging",),
+    "lightning_schedulers.callbacks.ramp": ("BatchSizeRamp",),
     "lightning_schedulers.callbacks.schedulefree": ("ScheduleFree",),
     "lightning_schedulers.schedules.ema": ("EMAWarmup", "HalfLife"),
     "lightning_schedulers.families.deepspeed": ("LRRangeTest", "WarmupDecayLR", "WarmupLR"),
@@ -98,6 +99,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "SWALR",
         "StepLR",
     ),
+    "lightning_schedulers.layer_decay": ("param_groups_layer_decay",),
     "lightning_schedulers.previews": ("FitPlan", "Preview", "preview"),
     "lightning_schedulers.schedules": ("Phase", "Schedule", "cosinespace", "join_phases", "linspace"),
     "lightning_schedulers.schedules.durations": ("Duration", "TrainingFraction", "fraction"),
@@ -124,6 +126,7 @@ _MOVED = {
 # (tests/test_typing.py checks it lists exactly the names above).
 __all__ = [
     "Attribute",
+    "BatchSizeRamp",
     "ChainedScheduler",
     "ConcatScheduler",
     "ConstantLR",
@@ -195,6 +198,7 @@ __all__ = [
     "linear_warmup_decay",
     "linspace",
     "one_cycle_phases",
+    "param_groups_layer_decay",
     "presets",
     "preview",
     "schedules",
@@ -250,6 +254,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
     from lightning_schedulers.callbacks.generic import ScheduleCallback
     from lightning_schedulers.callbacks.greedy import GreedyLR
     from lightning_schedulers.callbacks.plateau import ReduceAttributeOnPlateau, ReduceLROnPlateau
+    from lightning_schedulers.callbacks.ramp import BatchSizeRamp
     from lightning_schedulers.callbacks.schedulefree import ScheduleFree
     from lightning_schedulers.families.bolts import (
         LinearWarmupCosineAnnealingLR,
@@ -309,6 +314,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
         StepLR,
     )
     from lightning_schedulers.families.transformers import TransformersLR, get_scheduler
+    from lightning_schedulers.layer_decay import param_groups_layer_decay
     from lightning_schedulers.previews import FitPlan, Preview, preview
     from lightning_schedulers.schedules import Phase, Schedule, cosinespace, join_phases, linspace
     from lightning_schedulers.schedules.durations import Duration, TrainingFraction, fraction

@@ -29,6 +29,26 @@ def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
     return result
 
 
+def check_param_group(name: str, value: Any) -> int | str | None:
+    """A param group reference: its index (``>= 0``), its name (a group's ``"name"`` entry), or ``None``.
+
+    A group's ``"name"`` is the key Lightning's ``LearningRateMonitor`` reads for its log names;
+    which group holds it is resolved when the fit starts, against the optimizer's groups then.
+    """
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral):  # bool included: check_int refuses it by name
+        return check_int(name, value, minimum=0)
+    if isinstance(value, str):
+        if not value:
+            raise ValueError(f"`{name}` must be a group's index or a non-empty group name, got ''")
+        return value
+    raise TypeError(
+        f"`{name}` must be an int, got {value!r} ({type(value).__name__}); give a param group's index, "
+        "or its name (the group's 'name' entry) as a str"
+    )
+
+
 def check_float(
     name: str,
     value: Any,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from lightning_schedulers._validation import check_int, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
+from lightning_schedulers.callbacks.ramp import BatchSizeRamp, RampPlan, ramp_of
 
 if TYPE_CHECKING:
     import torch
@@ -50,11 +52,18 @@ class FitPlan:
         samples_per_step: samples every optimizer step consumes (all micro-batches of all ranks),
             for callbacks with ``clock="samples"``.
         tokens_per_step: tokens every optimizer step consumes, for ``clock="tokens"``.
+        batch_size_ramp: a :class:`~lightning_schedulers.BatchSizeRamp` of the fit, which sets the
+            accumulation step by step (``accumulate_grad_batches`` stays 1).
+        units_per_batch: for a ramp on samples or tokens whose ``count`` is a function: the units
+            a batch holds on each process.
 
     Examples:
         >>> FitPlan(max_epochs=3, batches_per_epoch=100, accumulate_grad_batches=4, devices=2).total_steps
         39
         >>> FitPlan(max_epochs=3, batches_per_epoch=100, accumulate_grad_batches={0: 4, 2: 1}).total_steps
+        150
+        >>> from lightning_schedulers.callbacks.ramp import BatchSizeRamp
+        >>> FitPlan(max_epochs=3, batches_per_epoch=100, batch_size_ramp=BatchSizeRamp({0: 1, 100: 4})).total_steps
         150
     """
 
@@ -65,6 +74,8 @@ class FitPlan:
     devices: int = 1
     samples_per_step: int | None = None
     tokens_per_step: int | None = None
+    batch_size_ramp: BatchSizeRamp | None = None
+    units_per_batch: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_epochs is not None and self.max_epochs != -1:
@@ -89,6 +100,17 @@ class FitPlan:
         else:
             check_int("accumulate_grad_batches", accumulation, minimum=1)
         check_int("devices", self.devices, minimum=1)
+        ramp = self.batch_size_ramp
+        if ramp is not None:
+            if not isinstance(ramp, BatchSizeRamp):
+                raise TypeError(f"`batch_size_ramp` must be a BatchSizeRamp or None, got {ramp!r}")
+            if accumulation != 1:
+                raise ValueError(
+                    f"`accumulate_grad_batches`={accumulation!r} and `batch_size_ramp`={ramp!r}: the ramp sets the "
+                    "accumulation; give one of them"
+                )
+        if self.units_per_batch is not None:
+            check_int("units_per_batch", self.units_per_batch, minimum=0)
         for unit in ("samples_per_step", "tokens_per_step"):
             if getattr(self, unit) is not None:
                 check_int(unit, getattr(self, unit), minimum=1)
@@ -110,9 +132,25 @@ class FitPlan:
             return accumulation[max(start for start in accumulation if start <= epoch)]
         return accumulation
 
+    @cached_property
+    def ramp_plan(self) -> RampPlan | None:
+        """How ``batch_size_ramp`` makes the fit step (``None`` without a ramp)."""
+        ramp = self.batch_size_ramp
+        if ramp is None:
+            return None
+        return ramp.plan(
+            math.ceil(self.batches_per_epoch / self.devices),
+            self.epochs_limit,
+            self.max_steps,
+            world_size=self.devices,
+            units_per_batch=self.units_per_batch,
+        )
+
     @property
     def max_accumulation(self) -> int:
         """The most batches any optimizer step accumulates."""
+        if self.batch_size_ramp is not None:
+            return max(self.batch_size_ramp.scheduling.values())
         accumulation = self.accumulate_grad_batches
         return max(accumulation.values()) if isinstance(accumulation, Mapping) else accumulation
 
@@ -127,6 +165,8 @@ class FitPlan:
 
     def _steps_of_epochs(self) -> list[int]:
         """Optimizer steps in each epoch the fit starts, the last one cut short by ``max_steps``."""
+        if self.ramp_plan is not None:
+            return self.ramp_plan.steps_per_epoch
         epochs, max_steps = self.epochs_limit, self.max_steps
         counts: list[int] = []
         done = 0
@@ -144,6 +184,8 @@ class FitPlan:
         epochs = self.epochs_limit
         if epochs is None:
             return self.max_steps
+        if self.ramp_plan is not None:
+            return self.ramp_plan.total_steps
         if not isinstance(self.accumulate_grad_batches, Mapping):
             by_epochs = self.steps_per_epoch * epochs
             return by_epochs if self.max_steps == -1 else min(by_epochs, self.max_steps)
@@ -152,12 +194,14 @@ class FitPlan:
     @property
     def total_epochs(self) -> int:
         """Epochs the fit starts (the last one possibly cut short by ``max_steps``)."""
-        if not isinstance(self.accumulate_grad_batches, Mapping):
+        if self.batch_size_ramp is None and not isinstance(self.accumulate_grad_batches, Mapping):
             return math.ceil(self.total_steps / self.steps_per_epoch)
         return len(self._steps_of_epochs())
 
     def epoch_of_step(self) -> np.ndarray:
         """The epoch each optimizer step of the fit belongs to."""
+        if self.ramp_plan is not None:
+            return self.ramp_plan.epochs()
         if not isinstance(self.accumulate_grad_batches, Mapping):
             return np.arange(self.total_steps) // self.steps_per_epoch
         counts = self._steps_of_epochs()
@@ -167,7 +211,8 @@ class FitPlan:
     def from_trainer(cls, trainer: Any, batches_per_epoch: int) -> FitPlan:
         """The plan of an unfitted ``Trainer`` whose training dataloader has ``batches_per_epoch`` batches.
 
-        A ``GradientAccumulationScheduler`` among its callbacks gives the accumulation by epoch.
+        A ``GradientAccumulationScheduler`` among its callbacks gives the accumulation by epoch; a
+        :class:`~lightning_schedulers.BatchSizeRamp`, step by step.
         """
         accumulation: int | Mapping[int, int] = trainer.accumulate_grad_batches
         for callback in getattr(trainer, "callbacks", []):
@@ -180,6 +225,7 @@ class FitPlan:
             batches_per_epoch=batches_per_epoch,
             accumulate_grad_batches=accumulation,
             devices=trainer.num_devices,
+            batch_size_ramp=ramp_of(trainer),
         )
 
 
@@ -295,9 +341,18 @@ def preview(
     result = Preview(plan)
     steps = plan.total_steps
     epoch_of_step = plan.epoch_of_step()
+    ramp = plan.batch_size_ramp
+    lr_factors = None
+    if ramp is not None and ramp.lr_scaling is not None and plan.ramp_plan is not None:
+        lr_factors = ramp.lr_factors(plan.ramp_plan)  # the ramp scales the lr its callbacks write
     for callback in callbacks:
         if not isinstance(callback, SchedulerCallback):
             continue
+        if ramp is not None and callback.interval == "step" and callback.clock in ("samples", "tokens"):
+            raise ValueError(
+                f"{callback!r} counts {callback.clock}, and under {ramp!r} the {callback.clock} of a step change with "
+                "its accumulation; preview it with simulate() over the readings of ramp.plan(...).consumed(...)"
+            )
         if callback.interval == "step" and callback.clock == "batch" and plan.max_accumulation > 1:
             raise ValueError(
                 f"{callback!r} counts batches (clock='batch'), and with accumulate_grad_batches="
@@ -323,6 +378,8 @@ def preview(
             )
             columns = [column[epoch_of_step] for column in columns]
         for label, column, target in zip(labels, columns, targets, strict=True):
+            if lr_factors is not None and target.startswith("lr@"):
+                column = column * lr_factors
             key = f"{type(callback).__name__}:{label}"
             while key in result.values:
                 key += "'"

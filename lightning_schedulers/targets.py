@@ -5,10 +5,14 @@ schedules nor Lightning hooks. At the start of a fit the callback *binds* it to 
 (the trainer's optimizers, the LightningModule); the bound object reads and writes values.
 
 * :class:`ParamGroup` writes one key of an optimizer's param groups (``lr``, ``weight_decay``,
-  ``momentum``, any custom key). ``momentum`` on an optimizer with ``betas`` (the Adam family)
-  means ``betas[0]``.
+  ``momentum``, any custom key), in every group or in one chosen by index or by its ``"name"``.
+  ``momentum`` on an optimizer with ``betas`` (the Adam family) means ``betas[0]``. A group that
+  holds ``lr_scale`` (timm's layer-wise decay) gets ``value * lr_scale`` for ``lr``, as timm's
+  schedulers write it.
 * :class:`Attribute` writes a module attribute by dotted path (``"loss_fn.temperature"``,
-  ``"blocks.3.dropout.p"``); a tensor or registered buffer is updated in place.
+  ``"blocks.3.dropout.p"``), or every attribute a pattern matches (``"blocks.*.drop_path.drop_prob"``),
+  optionally scaled per match (``scale="depth"``: stochastic depth's linear rule); a tensor or
+  registered buffer is updated in place.
 
 Tensors are never replaced: a tensor ``lr`` or a buffer is filled in place, so code that holds a
 reference to it (a compiled graph, a capturable optimizer) sees the new value.
@@ -32,13 +36,37 @@ from typing import Any, Protocol
 
 import torch
 
-from lightning_schedulers._validation import check_bool, check_int
+from lightning_schedulers._attributes import (
+    Attribute,
+    BoundAttribute,
+    BoundPattern,
+    ScaleSpec,
+    check_name,
+    check_path,
+    to_float,
+)
+from lightning_schedulers._validation import check_bool, check_float, check_int, check_param_group
 
-__all__ = ["Attribute", "BoundTarget", "ParamGroup", "Target"]
+__all__ = [
+    "Attribute",
+    "BoundAttribute",
+    "BoundParamGroups",
+    "BoundPattern",
+    "BoundTarget",
+    "ParamGroup",
+    "ScaleSpec",
+    "Target",
+    "check_path",
+]
 
 
 class BoundTarget(Protocol):
-    """A target bound to live objects: reads and writes one value per slot (param group)."""
+    """A target bound to live objects: reads and writes one value per slot (param group, matched attribute).
+
+    A bound target may also have ``factors`` (a list of per-slot multipliers, or ``None``): the
+    engine multiplies every value it writes into slot ``j`` by ``factors[j]`` (a group's
+    ``lr_scale``, an attribute pattern's per-match scale).
+    """
 
     labels: list[str]
     """Logging names, one per slot."""
@@ -53,18 +81,6 @@ class BoundTarget(Protocol):
     def write(self, values: Sequence[float]) -> None:
         """Write one value per slot."""
         ...
-
-
-def _check_name(name: Any) -> str | None:
-    if name is not None and (not isinstance(name, str) or not name):
-        raise TypeError(f"`name` must be a non-empty str or None, got {name!r}")
-    return name
-
-
-def _to_float(value: Any) -> float:
-    if isinstance(value, torch.Tensor):
-        return float(value.item())
-    return float(value)
 
 
 _ENTRY = re.compile(r"([^\[\]]+)\[(\d+)\]")
@@ -91,15 +107,6 @@ def split_key(key: str) -> tuple[str, int | None]:
     return (key, None) if match is None else (match.group(1), int(match.group(2)))
 
 
-def check_path(name: str, value: Any) -> str:
-    """A dotted attribute path: a non-empty str without empty segments."""
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"`{name}` must be a non-empty dotted str, got {value!r}")
-    if any(not seg for seg in value.split(".")):
-        raise ValueError(f"`{name}` has an empty segment: {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class ParamGroup:
     """One key of an optimizer's param groups.
@@ -111,35 +118,45 @@ class ParamGroup:
             ``betas[0]`` where the group has no ``momentum``.
         optimizer: index into ``trainer.optimizers``, or the class name of one of them (``"Adam"``),
             which must then be unique among the trainer's optimizers.
-        param_group_index: write only this group; ``None`` writes every group.
+        param_group_index: write only this group: its index, or its name (the ``"name"`` entry of
+            the group's dict, which ``LearningRateMonitor`` logs it under); ``None`` writes every
+            group. A name is looked up when the fit starts (and at every rebind); a name that no
+            group (or several) holds is an error listing the names the optimizer has.
         relative: the schedule gives a factor of each group's value captured at the start of the
             fit (torch's ``initial_lr`` convention) instead of an absolute value.
+
+    A group that holds ``lr_scale`` (timm's layer-wise lr decay, see
+    :func:`~lightning_schedulers.param_groups_layer_decay`) gets ``value * lr_scale`` written for
+    ``lr``, absolute or relative, as timm's schedulers write it; ``lr_scale`` is read when the
+    targets bind (the start of the fit, a rebind). Other keys are written unscaled.
         name: logging name that replaces ``LearningRateMonitor``'s (``"lr-{OptimizerClass}"``, with
             ``-{key}`` after the group for keys other than ``lr``).
 
     Examples:
         >>> ParamGroup("weight_decay", param_group_index=1)
         ParamGroup(key='weight_decay', optimizer=0, param_group_index=1, relative=False, name=None)
+        >>> opt = torch.optim.AdamW([{"params": [torch.nn.Parameter(torch.zeros(1))], "name": "head"}])
+        >>> ParamGroup("lr", param_group_index="head").bind([opt]).labels
+        ['lr-AdamW/head']
 
     """
 
     key: str = "lr"
     optimizer: int | str = 0
-    param_group_index: int | None = None
+    param_group_index: int | str | None = None
     relative: bool = False
     name: str | None = None
 
     def __post_init__(self) -> None:
         check_key("key", self.key)
         check_optimizer(self.optimizer)
-        if self.param_group_index is not None:
-            check_int("param_group_index", self.param_group_index, minimum=0)
+        check_param_group("param_group_index", self.param_group_index)
         check_bool("relative", self.relative)
-        _check_name(self.name)
+        check_name(self.name)
 
     def describe(self) -> str:
         """A short stable description, used in state keys and messages."""
-        where = "" if self.param_group_index is None else f", param_group_index={self.param_group_index}"
+        where = "" if self.param_group_index is None else f", param_group_index={self.param_group_index!r}"
         opt = self.optimizer if isinstance(self.optimizer, int) else f":{self.optimizer}"
         return f"{self.key}@optimizer{opt}{where}"
 
@@ -147,14 +164,19 @@ class ParamGroup:
         """The index of this target's optimizer; raise naming the optimizers that exist."""
         return resolve_optimizer(self.optimizer, optimizers)
 
+    def group_indices(self, optimizer: torch.optim.Optimizer) -> list[int]:
+        """The indices of the groups this target writes in ``optimizer``; raise naming what exists."""
+        if self.param_group_index is None:
+            return list(range(len(optimizer.param_groups)))
+        return [resolve_group(self.param_group_index, optimizer)]
+
     def claims(self, optimizers: Sequence[torch.optim.Optimizer]) -> set[tuple[Any, ...]]:
         """What this target writes, as comparable identities (for conflict detection)."""
         index = self.optimizer_index(optimizers)
         groups = optimizers[index].param_groups
-        indices = range(len(groups)) if self.param_group_index is None else [self.param_group_index]
         claims: set[tuple[Any, ...]] = set()
-        for i in indices:
-            base, entry = _entry_of(self.key, groups[i] if i < len(groups) else {})
+        for i in self.group_indices(optimizers[index]):
+            base, entry = _entry_of(self.key, groups[i])
             claims.add(("param_group", index, i, base if entry is None else f"{base}[{entry}]"))
         return claims
 
@@ -167,13 +189,9 @@ class ParamGroup:
         index = self.optimizer_index(optimizers)
         optimizer = optimizers[index]
         groups = optimizer.param_groups
-        if self.param_group_index is not None and self.param_group_index >= len(groups):
-            raise ValueError(
-                f"`param_group_index`={self.param_group_index} is out of range: "
-                f"{type(optimizer).__name__} has {len(groups)} param group(s)"
-            )
-        count = len(groups) if limit is None else min(limit, len(groups))
-        indices = list(range(count)) if self.param_group_index is None else [self.param_group_index]
+        indices = self.group_indices(optimizer)
+        if self.param_group_index is None and limit is not None:
+            indices = indices[:limit]
         resolved = {_checked_entry(self.key, groups[i], i, type(optimizer).__name__) for i in indices}
         if len(resolved) != 1:
             raise ValueError(
@@ -184,6 +202,8 @@ class ParamGroup:
         labels = self._labels(optimizers, index, indices, base, entry)
         bound = BoundParamGroups([groups[i] for i in indices], base, entry, labels)
         bound.optimizer, bound.optimizer_index = optimizer, index
+        if (base, entry) == ("lr", None):
+            bound.watch_lr_scale(indices, type(optimizer).__name__)
         if self.name is None:  # the series a LearningRateMonitor logs under the same names
             bound.monitored = _MONITORED.get((base, entry))
         return bound
@@ -216,8 +236,10 @@ class ParamGroup:
         ``lr-AdamW/pg1`` for ``optimizer="AdamW"``).
         """
         optimizer = self.optimizer if isinstance(self.optimizer, str) else f"optimizer{self.optimizer}"
-        if self.param_group_index is not None:
-            groups: list[str | None] = [f"pg{self.param_group_index + 1}"]
+        if isinstance(self.param_group_index, str):  # a group's name is its log name (LearningRateMonitor)
+            groups: list[str | None] = [self.param_group_index]
+        elif self.param_group_index is not None:
+            groups = [f"pg{self.param_group_index + 1}"]
         else:
             groups = [f"pg{j + 1}" for j in range(count)] if count > 1 else [None]
         base, entry = split_key(self.key)
@@ -272,6 +294,38 @@ def _checked_entry(key: str, group: dict[str, Any], i: int, optimizer: str) -> t
     return base, entry
 
 
+def resolve_group(ref: int | str, optimizer: torch.optim.Optimizer) -> int:
+    """The index of the param group ``ref`` (an index, or a group's ``"name"``) designates in ``optimizer``.
+
+    Raise naming what exists: the group count for an index, the groups' names for a name.
+    """
+    groups = optimizer.param_groups
+    cls = type(optimizer).__name__
+    if isinstance(ref, int):
+        if ref >= len(groups):
+            raise ValueError(f"`param_group_index`={ref} is out of range: {cls} has {len(groups)} param group(s)")
+        return ref
+    matches = [i for i, g in enumerate(groups) if g.get("name") == ref]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(
+            f"`param_group_index`={ref!r} names {len(matches)} param groups of {cls} (groups {matches}); a name "
+            "must be unique among the optimizer's groups (LearningRateMonitor requires it too); use an index"
+        )
+    names = [g["name"] for g in groups if "name" in g]
+    unnamed = [i for i, g in enumerate(groups) if "name" not in g]
+    if not names:
+        raise ValueError(
+            f"`param_group_index`={ref!r} names no param group: none of the {len(groups)} param group(s) of {cls} "
+            "has a 'name' entry (give a group a name with {'params': ..., 'name': ...}, or use its index)"
+        )
+    without = f"; group(s) {unnamed} have no name" if unnamed else ""
+    raise ValueError(
+        f"`param_group_index`={ref!r} names no param group of {cls}; its groups are named {names}{without}"
+    )
+
+
 def check_optimizer(value: Any) -> int | str:
     """Validate an optimizer reference: an index ``>= 0`` or an optimizer class name."""
     if isinstance(value, str):
@@ -309,6 +363,8 @@ class BoundParamGroups:
         "_groups",
         "_key",
         "_plain",
+        "_scales_read",
+        "factors",
         "labels",
         "monitored",
         "non_negative",
@@ -331,6 +387,35 @@ class BoundParamGroups:
         self.monitored: str | None = None
         # Plain float entries (the common case) take a fast path; an entry's kind does not change.
         self._plain = entry is None and not any(isinstance(g[key], torch.Tensor) for g in groups)
+        # Per-group multipliers of every value written (each group's lr_scale), or None; the
+        # engine folds them into the values it computes, so the write paths stay as they are.
+        self.factors: list[float] | None = None
+        self._scales_read: list[float | None] | None = None
+
+    def watch_lr_scale(self, indices: list[int], optimizer: str) -> None:
+        """Read each group's ``lr_scale`` (timm's layer-wise decay): the factors of the ``lr`` written.
+
+        ``indices`` are the groups' indices in the optimizer, for messages.
+        """
+        read = [_lr_scale(g, i, optimizer) for g, i in zip(self._groups, indices, strict=True)]
+        self._scales_read = read
+        self.factors = None if all(f is None for f in read) else [1.0 if f is None else f for f in read]
+
+    def factors_changed(self) -> list[int]:
+        """The positions of the groups whose ``lr_scale`` differs from the one read at bind (none: ``[]``)."""
+        read = self._scales_read
+        if read is None:
+            return []
+        out = []
+        for j, (group, before) in enumerate(zip(self._groups, read, strict=True)):
+            now = group.get("lr_scale")
+            try:
+                value = None if now is None else to_float(now)
+            except (TypeError, ValueError):  # no longer a number: changed
+                value = math.nan
+            if value != before:
+                out.append(j)
+        return out
 
     @property
     def key(self) -> str:
@@ -340,14 +425,14 @@ class BoundParamGroups:
     def read(self) -> list[float]:
         key, entry = self._key, self._entry
         if entry is not None:
-            return [_to_float(g[key][entry]) for g in self._groups]
-        return [_to_float(g[key]) for g in self._groups]
+            return [to_float(g[key][entry]) for g in self._groups]
+        return [to_float(g[key]) for g in self._groups]
 
     def read_other(self, key: str) -> list[float] | None:
         """Each group's value of another key (torch's ``initial_lr``), or ``None`` where a group lacks it."""
         if not self._groups or any(key not in g for g in self._groups):
             return None
-        return [_to_float(g[key]) for g in self._groups]
+        return [to_float(g[key]) for g in self._groups]
 
     def plain_groups(self) -> tuple[list[dict[str, Any]], str] | None:
         """``(groups, key)`` when every entry is a plain float (written with ``group[key] = v``)."""
@@ -376,188 +461,18 @@ class BoundParamGroups:
                 group[key] = v
 
 
-_Missing = object()
-
-
-def _child(obj: Any, segment: str) -> Any:
-    """``obj.segment``, or ``obj[int(segment)]`` for a numeric segment of a list-like; else _Missing."""
+def _lr_scale(group: dict[str, Any], i: int, optimizer: str) -> float | None:
+    """A group's ``lr_scale`` as a float (``None`` where it has none); refuse what cannot scale an lr."""
+    if "lr_scale" not in group:
+        return None
+    value = group["lr_scale"]
     try:
-        return getattr(obj, segment)
-    except AttributeError:
-        pass
-    if segment.isdigit():
-        try:
-            return obj[int(segment)]
-        except (TypeError, IndexError, KeyError):
-            return _Missing
-    return _Missing
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """A module attribute reached by a dotted path from the LightningModule.
-
-    Numeric segments index into ``nn.Sequential``/``nn.ModuleList`` (``"blocks.3.dropout.p"``).
-    A tensor (a registered buffer, a parameter) is filled in place and keeps its identity; any
-    other number is replaced by a Python float.
-
-    Args:
-        path: dotted attribute path, for example ``"kl_weight"`` or ``"loss_fn.temperature"``.
-        create_new: create the attribute at the start of the fit (as ignite's state schedulers do).
-            It is an error if the attribute already exists, and, with ``False``, if it does not.
-        relative: the schedule gives a factor of the value the attribute holds at the start.
-        name: logging name; defaults to ``path``.
-
-    Examples:
-        >>> Attribute("loss_fn.temperature").describe()
-        'attribute:loss_fn.temperature'
-
-    """
-
-    path: str
-    create_new: bool = False
-    relative: bool = False
-    name: str | None = None
-
-    def __post_init__(self) -> None:
-        check_path("path", self.path)
-        check_bool("create_new", self.create_new)
-        check_bool("relative", self.relative)
-        _check_name(self.name)
-        if self.create_new and self.relative:
-            raise ValueError(
-                "`relative=True` needs an existing value to scale; it cannot be used with `create_new=True`"
-            )
-
-    def describe(self) -> str:
-        """A short stable description, used in state keys and messages."""
-        return f"attribute:{self.path}"
-
-    def claims(self, optimizers: Sequence[torch.optim.Optimizer]) -> set[tuple[Any, ...]]:
-        """What this target writes, as comparable identities (for conflict detection)."""
-        return {("attribute", self.path)}
-
-    def bind(self, root: Any, *, created_by_us: bool = False) -> BoundAttribute:
-        """Resolve the path from ``root``; raise naming the first segment that does not resolve.
-
-        ``created_by_us`` lets a callback bind again an attribute it created in an earlier fit.
-        """
-        segments = self.path.split(".")
-        parent = root
-        for depth, segment in enumerate(segments[:-1]):
-            child = _child(parent, segment)
-            if child is _Missing:
-                walked = ".".join(segments[:depth]) or type(root).__name__
-                raise AttributeError(
-                    f"attribute path {self.path!r} does not resolve: {walked!r} "
-                    f"({type(parent).__name__}) has no attribute {segment!r}"
-                )
-            parent = child
-        leaf = segments[-1]
-        current = _child(parent, leaf)
-        if self.create_new:
-            if current is not _Missing and not created_by_us:
-                raise AttributeError(
-                    f"`create_new=True` but attribute {self.path!r} already exists "
-                    f"(holding {current!r}); use create_new=False to schedule it"
-                )
-            if current is _Missing:
-                setattr(parent, leaf, 0.0)
-        elif current is _Missing:
-            raise AttributeError(
-                f"attribute path {self.path!r} does not resolve: segment {leaf!r} not found on "
-                f"{type(parent).__name__}; pass create_new=True to create it"
-            )
-        else:
-            _check_number(self.path, current)
-        return BoundAttribute(root, segments, self.path, [self.name or self.path])
-
-
-def _check_number(path: str, value: Any) -> None:
-    if isinstance(value, torch.Tensor):
-        if not value.is_floating_point():
-            raise TypeError(
-                f"attribute {path!r} is a {value.dtype} tensor; a scheduled tensor must be floating point "
-                "(an integer tensor would truncate every value)"
-            )
-        if value.numel() != 1:
-            raise TypeError(
-                f"attribute {path!r} is a tensor of shape {tuple(value.shape)}; a scheduled tensor must hold "
-                "exactly one value"
-            )
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"attribute {path!r} holds {value!r} ({type(value).__name__}); only a number or a "
-            "floating-point tensor can be scheduled"
-        )
-    if not math.isfinite(value):
-        raise ValueError(f"attribute {path!r} holds the non-finite value {value!r}")
-
-
-class BoundAttribute:
-    """An :class:`Attribute` bound to the LightningModule.
-
-    The path is walked from the module on every access, so a parent replaced during the fit
-    (``pl_module.head = nn.Dropout(...)``) is written, not the object it replaced. What the path
-    holds is checked on every write: it must still be a number or a one-element floating-point tensor.
-    """
-
-    __slots__ = ("_leaf", "_root", "_segments", "_written", "labels", "non_negative", "path")
-
-    def __init__(self, root: Any, segments: list[str], path: str, labels: list[str]) -> None:
-        self._root = root
-        self._segments = segments[:-1]
-        self._leaf = segments[-1]
-        self._written: Any = None  # the parent last written to
-        self.path = path
-        self.labels = labels
-        self.non_negative = False
-
-    @property
-    def nested(self) -> bool:
-        """Whether the path goes through objects that can be replaced (it has a parent other than the module)."""
-        return bool(self._segments)
-
-    def parent_replaced(self) -> bool:
-        """Whether the path now leads to another parent object than the one last written to."""
-        try:
-            return self._parent() is not self._written
-        except AttributeError:
-            return True  # gone: the next write says so
-
-    def _parent(self) -> Any:
-        parent = self._root
-        for segment in self._segments:
-            parent = _child(parent, segment)
-            if parent is _Missing:
-                raise AttributeError(
-                    f"attribute path {self.path!r} no longer resolves: segment {segment!r} is gone "
-                    "(was a parent replaced or deleted during the fit?)"
-                )
-        return parent
-
-    def _get(self, parent: Any) -> Any:
-        current = _child(parent, self._leaf)
-        if current is _Missing:
-            raise AttributeError(f"attribute path {self.path!r} no longer resolves: {self._leaf!r} is gone")
-        _check_number(self.path, current)
-        return current
-
-    def read(self) -> list[float]:
-        return [_to_float(self._get(self._parent()))]
-
-    def write(self, values: Sequence[float]) -> None:
-        v = values[0]
-        parent = self._written = self._parent()
-        current = self._get(parent)
-        if isinstance(current, torch.Tensor):
-            with torch.no_grad():
-                current.fill_(v)
-        elif self._leaf.isdigit() and not hasattr(parent, self._leaf):  # a list-like's entry
-            parent[int(self._leaf)] = v
-        else:
-            setattr(parent, self._leaf, v)
+        return check_float("lr_scale", value, non_negative=True)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"param group {i} of {optimizer} holds lr_scale={value!r}, which cannot scale its lr: "
+            "it must be a finite number >= 0 (timm's layer-wise decay writes lr = value * lr_scale)"
+        ) from None
 
 
 Target = ParamGroup | Attribute

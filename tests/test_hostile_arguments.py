@@ -66,8 +66,21 @@ def lin() -> s.Schedule:
     return s.Linear(0.0, 1.0, 10)
 
 
+def _layered() -> torch.nn.Module:
+    """A model with an embedding, three blocks and a head (for the layer-wise decay helper)."""
+    model = torch.nn.Module()
+    model.embed = torch.nn.Linear(2, 2)
+    model.blocks = torch.nn.ModuleList(torch.nn.Linear(2, 2) for _ in range(3))
+    model.head = torch.nn.Linear(2, 1)
+    return model
+
+
 # constructor -> the valid arguments its hostile variants start from
 BASE: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
+    "BatchSizeRamp": (
+        ls.BatchSizeRamp,
+        {"scheduling": {0: 1, 100: 2}, "clock": "samples", "count": 8, "lr_scaling": "sqrt"},
+    ),
     # pure shapes
     "Constant": (s.Constant, {"level": 0.5}),
     "Linear": (s.Linear, {"start": 0.0, "end": 1.0, "steps": 10}),
@@ -254,6 +267,11 @@ BASE: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "PolyLRScheduler": (
         ls.PolyLRScheduler,
         {"t_initial": 10, "power": 1.5, "cycle_mul": 1.0, "cycle_decay": 0.5, "cycle_limit": 2, "k_decay": 2.0},
+    ),
+    "Attribute pattern": (ls.Attribute, {"path": "blocks.*.p", "create_new": False, "scale": "depth"}),
+    "param_groups_layer_decay": (
+        ls.param_groups_layer_decay,
+        {"model": _layered(), "weight_decay": 0.05, "layer_decay": 0.75, "blocks": "blocks"},
     ),
     "Cooldown": (ls.Cooldown, {"base": ls.StepLR(2), "start": 10, "length": 5, "shape": "cosine", "to": 0.1}),
     "EMAWeightAveraging": (ls.EMAWeightAveraging, {"decay": 0.999, "update_every_n_steps": 1}),

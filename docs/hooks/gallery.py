@@ -121,6 +121,65 @@ def _png(entry: tuple[str, str, Any, int]) -> bytes:
     return buffer.getvalue()
 
 
+def _long_runs_tokens(ax: Any) -> None:
+    """A WSD over 1e9 tokens, previewed per optimizer step for two batch sizes."""
+    wsd = ls.WarmupStableDecayLR(
+        warmup_steps=50_000_000, decay_steps=200_000_000, total_steps=1_000_000_000, clock="tokens", count=2048
+    )
+    for tokens_per_step in (256 * 2048, 512 * 2048):
+        plan = ls.FitPlan(max_steps=2000, tokens_per_step=tokens_per_step)
+        values = ls.preview([wsd], plan, initial=3e-4).values["WarmupStableDecayLR:lr-optimizer0"]
+        ax.plot(values, label=f"{tokens_per_step // 2048} sequences of 2048 tokens a step")
+    ax.set_xlabel("optimizer step")
+
+
+def _long_runs_replan(ax: Any) -> None:
+    """Training longer: a cosine planned for 1000 steps, resumed at 400 into a fit of 2000."""
+    from lightning_schedulers.schedules import Cosine
+    from lightning_schedulers.schedules.replan import replan
+
+    old, new = Cosine(1.0, 0.0, 1000), Cosine(1.0, 0.0, 2000)
+    joined, _ = replan(old, new, 400, 1000, 2000)
+    ax.plot(old.values(range(2000)), ":", label="planned for 1000 steps")
+    ax.plot(new.values(range(2000)), ":", label="planned for 2000 steps")
+    ax.plot(range(400, 2000), joined.values(range(400, 2000)), label="resumed at 400 into 2000 (replan)")
+    ax.set_xlabel("step")
+
+
+def _long_runs_cooldowns(ax: Any) -> None:
+    """Two cooldowns branched at step 600 from a stable run (simulate with resume_at)."""
+    from lightning_schedulers.schedules import Constant, Linear, sequence
+
+    def stable() -> Any:
+        return ls.ScheduleCallback(sequence([Linear(0.0, 1.0, 100), Constant(1.0)], [100]))
+
+    ax.plot(stable().simulate(1000), ":", label="stable run")
+    for shape in ("linear", "1-sqrt"):
+        branch = ls.Cooldown(stable(), start="resume", length=200, shape=shape)
+        ax.plot(range(600, 1000), branch.simulate(1000, resume_at=600)[600:], label=f"cooldown from 600, {shape}")
+    ax.set_xlabel("step")
+
+
+#: The "Long runs" page's figures: (file name, title, drawing function).
+LONG_RUNS: list[tuple[str, str, Any]] = [
+    ("tokens", "WarmupStableDecayLR over 1e9 tokens, previewed per step", _long_runs_tokens),
+    ("replan", "Training longer with on_resume='replan'", _long_runs_replan),
+    ("cooldowns", "Cooldowns branched from one checkpoint", _long_runs_cooldowns),
+]
+
+
+def _figure(title: str, draw: Any) -> bytes:
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    draw(ax)
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def on_files(files: Any, config: Any) -> Any:
     """Add one generated PNG per entry, and the gallery page that shows them."""
     from mkdocs.structure.files import File
@@ -137,4 +196,6 @@ def on_files(files: Any, config: Any) -> Any:
         files.append(File.generated(config, f"gallery/{name}.png", content=_png(entry)))
         lines += [f"## {title}", "", f"![{title}](gallery/{name}.png)", ""]
     files.append(File.generated(config, "gallery.md", content="\n".join(lines)))
+    for name, title, draw in LONG_RUNS:  # shown by docs/long-runs.md
+        files.append(File.generated(config, f"long-runs/{name}.png", content=_figure(title, draw)))
     return files

@@ -59,7 +59,7 @@ class GreedyLR(_ReduceOnPlateau):
         strict: a missing metric is an error; ``False`` warns once and leaves values unchanged.
         param_name: the param-group key (``"lr"`` or any key).
         optimizer: index into ``trainer.optimizers``.
-        param_group_index: only this param group.
+        param_group_index: only this param group: its index, or its name (its ``"name"`` entry).
         name: logging name.
         save_history: keep the applied values in ``history``.
         logging_enabled: log the applied values.
@@ -100,7 +100,7 @@ class GreedyLR(_ReduceOnPlateau):
         *,
         param_name: str = "lr",
         optimizer: int | str = 0,
-        param_group_index: int | None = None,
+        param_group_index: int | str | None = None,
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,

@@ -69,7 +69,7 @@ class LROptions(PolicyOptions, total=False):
 
     interval: Interval | None
     optimizer: int | str
-    param_group_index: int | None
+    param_group_index: int | str | None
 
 
 class ConcatOptions(LoggingOptions, total=False):
@@ -89,7 +89,7 @@ class StateOptions(ConcatOptions, total=False):
     """ignite's state schedulers (``save_history`` and ``create_new`` are positional)."""
 
     optimizer: int | str
-    param_group_index: int | None
+    param_group_index: int | str | None
 
 
 class GetSchedulerOptions(TypedDict, total=False):
@@ -97,7 +97,7 @@ class GetSchedulerOptions(TypedDict, total=False):
 
     interval: Interval | None
     optimizer: int | str
-    param_group_index: int | None
+    param_group_index: int | str | None
     save_history: bool
     logging_enabled: bool
     on_resume: ResumePolicy

@@ -60,7 +60,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
             ``None`` reduces the value the target held at the start of the fit.
         param_name: the param-group key to reduce (``"lr"``, ``"weight_decay"``, any key).
         optimizer: index into ``trainer.optimizers``.
-        param_group_index: reduce only this param group.
+        param_group_index: reduce only this param group: its index, or its name (its ``"name"`` entry).
         name: logging name.
         save_history: keep the applied values in ``history``.
         logging_enabled: log the applied values (every reduction is logged at its step).
@@ -112,7 +112,7 @@ class ReduceLROnPlateau(_ReduceOnPlateau):
         base: SchedulerCallback | None = None,
         param_name: str = "lr",
         optimizer: int | str = 0,
-        param_group_index: int | None = None,
+        param_group_index: int | str | None = None,
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,

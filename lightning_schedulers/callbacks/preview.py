@@ -17,7 +17,7 @@ import torch
 
 from lightning_schedulers._validation import check_float, check_int, check_sequence
 from lightning_schedulers.callbacks.options import Interval
-from lightning_schedulers.engine.bindings import Binding
+from lightning_schedulers.engine.bindings import Binding, with_factors
 from lightning_schedulers.engine.run import named
 from lightning_schedulers.targets import BoundParamGroups, ParamGroup, Target
 
@@ -125,6 +125,7 @@ class Previewable:
                 bound = target.bind(given) if given is not None and isinstance(target, ParamGroup) else None
                 bases = bound.read() if bound is not None and initial is None else binding.preview_bases(init)
                 schedules, scale = binding.resolve(bases)
+                scale = with_factors(scale, getattr(bound, "factors", None))  # a group's lr_scale
                 names = _preview_names(self, target, bound, len(schedules), len(bindings))
                 for j, schedule in enumerate(self._resolved(schedules)):
                     label = names[j]

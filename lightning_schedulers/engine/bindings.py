@@ -18,7 +18,7 @@ from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.composition import Scale
 from lightning_schedulers.targets import Attribute, BoundParamGroups, BoundTarget, ParamGroup, Target, check_key
 
-__all__ = ["BLOCK", "WIDE", "Active", "Binding", "make_binding"]
+__all__ = ["BLOCK", "WIDE", "Active", "Binding", "make_binding", "with_factors"]
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,9 @@ class Binding:
             return list(self.builder(list(bases))), None
         if self.per_slot:
             if len(self.schedules) != len(bases):
+                slots = "param group(s)" if isinstance(self.target, ParamGroup) else "match(es)"
                 raise ValueError(
-                    f"{self.target.describe()} has {len(bases)} param group(s) but {len(self.schedules)} "
+                    f"{self.target.describe()} has {len(bases)} {slots} but {len(self.schedules)} "
                     "schedules were given; give one per group or a single schedule"
                 )
             schedules = list(self.schedules)
@@ -65,6 +66,7 @@ class Binding:
 
     def preview_bases(self, initial: float | list[float]) -> list[float]:
         """The base values :meth:`SchedulerCallback.simulate` uses for ``initial``."""
+        # One column for one param group or attribute; a pattern's matches are not known before the fit.
         single = isinstance(self.target, Attribute) or self.target.param_group_index is not None
         if isinstance(initial, list):
             if self.per_slot and len(initial) != len(self.schedules):
@@ -99,7 +101,10 @@ def make_binding(target: Any, spec: Any, argument: str = "target") -> Binding:
             if not isinstance(item, Schedule):
                 raise TypeError(f"schedule {i} for {tgt.describe()} must be a Schedule, got {item!r}")
         if isinstance(tgt, Attribute) and len(items) != 1:
-            raise ValueError(f"{tgt.describe()} holds one value; got {len(items)} schedules for it")
+            what = "holds one value"
+            if tgt.is_pattern:
+                what = "takes one schedule for all its matches (scale them with scale=...)"
+            raise ValueError(f"{tgt.describe()} {what}; got {len(items)} schedules for it")
         return Binding(tgt, items, per_slot=True)
     raise TypeError(
         f"the schedule for {tgt.describe()} must be a Schedule or a non-empty list of Schedules "
@@ -139,6 +144,10 @@ class Active:
 
     ``values`` holds the values last written by the engine's general path and at each logged
     event; the fast path (plain param groups straight from the block) does not update it.
+
+    A bound target with per-slot ``factors`` (each param group's ``lr_scale``, an attribute
+    pattern's per-match scale) has them folded into ``scale`` here (:func:`with_factors`): the
+    blocks hold the values written, and the write paths are the same as without factors.
     """
 
     __slots__ = (
@@ -170,14 +179,14 @@ class Active:
         self.bound = bound
         self.key = key  # the target's description (checkpoint state, messages)
         self.schedules = schedules
-        self.scale = scale
+        self.scale = with_factors(scale, getattr(bound, "factors", None))
         self.captured = captured
         self.values: list[float] = [math.nan] * len(schedules)
         # Set by plateau reduction: per-slot multipliers and the floor they never push below.
         self.multipliers: list[float] | None = None
         self.floors: list[float] = []
         self.vectorised = all(s.vectorised for s in schedules)
-        self.inner, self.shared = _shared_form(schedules, scale)
+        self.inner, self.shared = _shared_form(schedules, self.scale)
         # The block: events block_start .. block_start + block_len - 1, row by row (width values an
         # event), or (shared) the common schedule's values.
         self.block: Any = []  # a flat list, or (wide) a 2-D array of rows
@@ -246,6 +255,26 @@ class Active:
             self.block = np.stack(raw, axis=1)[:end].ravel().tolist()
         self.block_len = end
         self.block_start = t
+
+
+def with_factors(scale: list[float] | None, factors: list[float] | None) -> list[float] | None:
+    """A binding's per-slot ``scale`` (relative targets' start values, or ``None``) times per-slot ``factors``.
+
+    The product is taken once, so a slot's value is ``(factor * base) * schedule(t)``: one
+    multiplication per value, the same in a fit's blocks, its scalar path and a preview that folds
+    the factors in with this function.
+
+    Examples:
+        >>> with_factors([0.1, 0.2], [0.5, 1.0])
+        [0.05, 0.2]
+        >>> with_factors(None, [0.5, 1.0])
+        [0.5, 1.0]
+    """
+    if factors is None:
+        return scale
+    if scale is None:
+        return list(factors)
+    return [f * s for f, s in zip(factors, scale, strict=True)]
 
 
 def _shared_form(schedules: list[Schedule], scale: list[float] | None) -> tuple[Schedule | None, list[float] | None]:

@@ -27,7 +27,7 @@ from lightning_schedulers.engine.state import STATE_VERSION, Priors, close, stor
 from lightning_schedulers.engine.writer import Engine
 from lightning_schedulers.schedules.base import Schedule
 from lightning_schedulers.schedules.replan import replan
-from lightning_schedulers.targets import BoundAttribute, BoundTarget, ParamGroup
+from lightning_schedulers.targets import BoundAttribute, BoundPattern, BoundTarget, ParamGroup
 
 if TYPE_CHECKING:
     from lightning_schedulers.callbacks.base import SchedulerCallback
@@ -380,7 +380,7 @@ class Run:
                 schedules = self._replanned(key, captured if captured is not None else current, schedules)
             schedules = cb._finished(key, schedules)
             if cb.name is not None:
-                bound.labels = named(cb.name, len(current))
+                bound.labels = bound.named(cb.name) if isinstance(bound, BoundPattern) else named(cb.name, len(current))
             active.append(Active(bound, schedules, scale, captured, key))
         if missing:
             stored_keys = sorted(priors or {})

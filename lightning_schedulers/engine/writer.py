@@ -16,6 +16,10 @@ Two paths write:
 Reporting is decided by one rule for both paths: log at event ``t`` when ``t`` has reached the
 next multiple of ``log_every`` after the last logged event (or when a write is forced: the start,
 a rebind, a reduction).
+
+Per-slot factors (a param group's ``lr_scale``) are folded into the blocks when the targets bind;
+at each logged event the engine checks that the groups still hold the ``lr_scale`` read then, and
+warns once if one changed (it is not followed before the next binding).
 """
 
 from __future__ import annotations
@@ -71,8 +75,10 @@ class Engine:
         self.horizon = horizon
         self.horizon_warned = False
         self.muted: frozenset[str] = frozenset()  # labels another callback logs (LearningRateMonitor)
+        self.factors: dict[str, float] = {}  # target key -> a factor set from outside (set_factor)
         self.last_t = -1
         self.next_log_at = 0.0 if log_every else math.inf  # the first event that logs (never, without loggers)
+        self.scale_warned = False
         self.disarm()
 
     # ------------------------------------------------------------------ the hot path
@@ -117,7 +123,12 @@ class Engine:
         single: list[tuple[dict[str, Any], str, list[float], int]] = []
         for active in self.actives:
             plain, start = active.plain, active.block_start
-            if plain is None or active.multipliers is not None or not start <= t < start + active.block_len:
+            if (
+                plain is None
+                or active.multipliers is not None
+                or active.key in self.factors
+                or not start <= t < start + active.block_len
+            ):
                 return
             until = min(until, start + active.block_len)
             groups, key = plain
@@ -148,7 +159,7 @@ class Engine:
             )
         for active in self.actives:
             offset = t - active.block_start
-            if active.multipliers is None and 0 <= offset < active.block_len:
+            if active.multipliers is None and 0 <= offset < active.block_len and active.key not in self.factors:
                 values = active.row(offset)  # finite by construction
             else:
                 values = self.values_at(active, t)
@@ -177,6 +188,9 @@ class Engine:
         multipliers = active.multipliers
         if multipliers is not None:
             values = [apply_reduction(v, m, f) for v, m, f in zip(values, multipliers, active.floors, strict=True)]
+        factor = self.factors.get(active.key)
+        if factor is not None:
+            values = [v * factor for v in values]
         for j, v in enumerate(values):
             if not math.isfinite(v):
                 raise FloatingPointError(
@@ -197,6 +211,8 @@ class Engine:
         due = bool(every) and (force or t >= self.next_log_at)
         if due:
             self.next_log_at = (t // every + 1) * every
+            if not self.scale_warned:
+                self._check_factors()
         keep_rows = self.history is not None
         if not (due or keep_rows):
             return
@@ -235,6 +251,36 @@ class Engine:
             logged = {k: v for k, v in metrics.items() if k not in muted} if muted else metrics
             if logged:
                 self.host.log(logged, step)
+
+    def _check_factors(self) -> None:
+        """Warn once if a param group's ``lr_scale`` changed since the targets were bound (checked when logging)."""
+        for active in self.actives:
+            changed = getattr(active.bound, "factors_changed", None)
+            moved = changed() if changed is not None else []
+            if moved:
+                self.scale_warned = True
+                labels = [active.bound.labels[j] for j in moved]
+                self.host.warn(
+                    f"{self.who}: the lr_scale of {labels} changed during the fit; the lr written still uses the "
+                    "lr_scale read when the targets were bound (the start of the fit, or the last rebind: param "
+                    "groups added, the optimizer replaced). Set lr_scale before the fit starts."
+                )
+                return
+
+    def set_factor(self, key: str, factor: float) -> None:
+        """Multiply the values of target ``key`` by ``factor`` from the next write on (1.0: no factor).
+
+        For a component outside the callback that scales what it writes (a
+        :class:`~lightning_schedulers.BatchSizeRamp`'s ``lr_scaling``): the factor applies after the
+        schedule and any plateau reduction, survives rebinds (it is kept by the target's key, not
+        on its binding) and takes the general write path while it is not 1. The caller writes the
+        held values again (``Run.write_now``) when they must change at once.
+        """
+        if factor == 1.0:
+            self.factors.pop(key, None)
+        else:
+            self.factors[key] = factor
+        self.disarm()
 
     @property
     def armed(self) -> bool:

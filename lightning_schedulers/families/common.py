@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 
-from lightning_schedulers._validation import check_float, check_int, check_sequence
+from lightning_schedulers._validation import check_float, check_param_group, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
 from lightning_schedulers.callbacks.options import ClockName, Count, Interval, ResumePolicy
@@ -80,7 +80,7 @@ class _TorchLRScheduler(SchedulerCallback):
         *,
         interval: Interval | None = None,
         optimizer: int | str = 0,
-        param_group_index: int | None = None,
+        param_group_index: int | str | None = None,
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,
@@ -98,9 +98,7 @@ class _TorchLRScheduler(SchedulerCallback):
             count=count,
         )
         self.optimizer = check_optimizer(optimizer)
-        self.param_group_index = (
-            None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
-        )
+        self.param_group_index = check_param_group("param_group_index", param_group_index)
 
     # -- what subclasses define
     def _lr_schedules(self, bases: list[float]) -> list[Schedule]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, cast
 
-from lightning_schedulers._validation import check_bool, check_float, check_int, check_sequence
+from lightning_schedulers._validation import check_bool, check_float, check_param_group, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
 from lightning_schedulers.callbacks.options import (
@@ -73,7 +73,7 @@ class _IgniteScheduler(SchedulerCallback):
         param_name: str,
         *,
         save_history: bool = False,
-        param_group_index: int | None = None,
+        param_group_index: int | str | None = None,
         create_new: bool = False,
         interval: Interval = "step",
         optimizer: int | str = 0,
@@ -93,9 +93,7 @@ class _IgniteScheduler(SchedulerCallback):
             count=count,
         )
         self.param_name = (check_path if self._state else check_key)("param_name", param_name)
-        self.param_group_index = (
-            None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
-        )
+        self.param_group_index = check_param_group("param_group_index", param_group_index)
         self.optimizer = check_optimizer(optimizer)
         self.create_new = check_bool("create_new", create_new)
         if self._state:
@@ -143,7 +141,7 @@ class _Cyclical(_IgniteScheduler):
         end_value_mult: float = 1.0,
         warmup_duration: Duration = 0,
         save_history: bool = False,
-        param_group_index: int | None = None,
+        param_group_index: int | str | None = None,
         **kwargs: Unpack[IgniteOptions],
     ) -> None:
         super().__init__(param_name, save_history=save_history, param_group_index=param_group_index, **kwargs)
@@ -179,7 +177,7 @@ class CosineAnnealingScheduler(_Cyclical):
         end_value_mult: factor applied to ``end_value`` when a new cycle begins.
         warmup_duration: events of linear warmup from the end back to the start after each cycle.
         save_history: keep the applied values in ``history``.
-        param_group_index: schedule only this param group.
+        param_group_index: schedule only this param group: its index, or its name (its ``"name"`` entry).
         **kwargs: ``interval`` (``"step"``), ``optimizer``, ``name``, ``logging_enabled``.
 
     Examples:
@@ -215,7 +213,7 @@ class LinearCyclicalScheduler(_Cyclical):
         end_value_mult: float = 1.0,
         warmup_duration: Duration = 0,
         save_history: bool = False,
-        param_group_index: int | None = None,
+        param_group_index: int | str | None = None,
         *,
         monotonic: bool = False,
         **kwargs: Unpack[IgniteOptions],
@@ -252,7 +250,7 @@ class PiecewiseLinear(_IgniteScheduler):
         param_name: str,
         milestones_values: Sequence[tuple[Duration, float]],
         save_history: bool = False,
-        param_group_index: int | None = None,
+        param_group_index: int | str | None = None,
         **kwargs: Unpack[IgniteOptions],
     ) -> None:
         super().__init__(param_name, save_history=save_history, param_group_index=param_group_index, **kwargs)
@@ -270,7 +268,7 @@ def _member_schedules(member: SchedulerCallback, bases: list[float]) -> list[Sch
     raise TypeError(f"cannot compose {type(member).__name__}")  # pragma: no cover - checked at construction
 
 
-def _member_key(member: SchedulerCallback) -> tuple[str, int | str, int | None]:
+def _member_key(member: SchedulerCallback) -> tuple[str, int | str, int | str | None]:
     if isinstance(member, _TorchLRScheduler):
         return "lr", member.optimizer, member.param_group_index
     # _check_composable admitted only these kinds
@@ -299,7 +297,7 @@ class _Composite(SchedulerCallback):
     """A callback whose per-group schedules are assembled from member schedulers."""
 
     def __init__(
-        self, key: tuple[str, int | str, int | None], save_history: bool, **kwargs: Unpack[ConcatOptions]
+        self, key: tuple[str, int | str, int | str | None], save_history: bool, **kwargs: Unpack[ConcatOptions]
     ) -> None:
         super().__init__(save_history=save_history, **kwargs)
         self.param_name, self.optimizer, self.param_group_index = key

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lightning_schedulers._validation import check_int, check_sequence
+from lightning_schedulers._validation import check_int, check_param_group, check_sequence
 from lightning_schedulers.callbacks.base import SchedulerCallback
 from lightning_schedulers.callbacks.binding import Binding
 from lightning_schedulers.callbacks.options import Interval, PolicyOptions, Unpack
@@ -42,8 +42,8 @@ class OptimizerPolicy(SchedulerCallback):
     Args:
         phases: the phases, in order; every phase must drive the same keys.
         initial_step: values to skip at the start.
-        **kwargs: ``interval`` (``"step"``), ``optimizer``, ``param_group_index``, ``name``,
-            ``save_history``, ``logging_enabled``.
+        **kwargs: ``interval`` (``"step"``), ``optimizer``, ``param_group_index`` (an index or a group's
+            name), ``name``, ``save_history``, ``logging_enabled``.
 
     Examples:
         >>> from lightning_schedulers.presets import one_cycle_phases
@@ -59,16 +59,14 @@ class OptimizerPolicy(SchedulerCallback):
         initial_step: int = 0,
         interval: Interval = "step",
         optimizer: int | str = 0,
-        param_group_index: int | None = None,
+        param_group_index: int | str | None = None,
         **kwargs: Unpack[PolicyOptions],
     ) -> None:
         super().__init__(interval=interval, **kwargs)
         self.phases = list(check_sequence("phases", phases))
         self.initial_step = check_int("initial_step", initial_step, minimum=0)
         self.optimizer = check_optimizer(optimizer)
-        self.param_group_index = (
-            None if param_group_index is None else check_int("param_group_index", param_group_index, minimum=0)
-        )
+        self.param_group_index = check_param_group("param_group_index", param_group_index)
         joined = join_phases(self.phases)
         self._schedules: dict[str, Schedule] = {
             key: schedule if self.initial_step == 0 else Shift(schedule, self.initial_step)

@@ -11,8 +11,8 @@ following timm and its training script:
   group's lr); event ``t >= 1`` with ``_get_lr(t)`` and the noise of ``t``, as ``step(t)`` or
   ``step_update(t)`` writes it in timm's ``train.py`` before epoch (update) ``t``.
 * ``lr_min`` and ``warmup_lr_init`` are absolute (the same for every param group), as in timm;
-  the cycles scale each group's initial lr. timm's ``lr_scale`` param-group key (layer decay)
-  is not applied.
+  the cycles scale each group's initial lr. A group's ``lr_scale`` (timm's layer-wise decay)
+  multiplies the lr written, as timm's ``update_groups`` does.
 * Noise (``noise_range_t``, ``noise_pct``, ``noise_std``, ``noise_seed``, ``noise_type``) is
   timm's: at event ``t`` a ``torch.Generator`` seeded with ``noise_seed + t`` draws it, so the
   value at ``t`` is a pure function of ``t``: the same on every rank, after a resume, and in

@@ -102,7 +102,7 @@ class PlateauLRScheduler(_ReduceOnPlateau):
         verbose: report each reduction once, on rank zero.
         strict: a missing metric is an error; ``False`` warns once and leaves the values unchanged.
         optimizer: index (or class name) into ``trainer.optimizers``.
-        param_group_index: only this param group.
+        param_group_index: only this param group: its index, or its name (its ``"name"`` entry).
         name: logging name.
         save_history: keep the applied values in ``history``.
         logging_enabled: log the applied values (every reduction is logged at its step).
@@ -136,7 +136,7 @@ class PlateauLRScheduler(_ReduceOnPlateau):
         verbose: bool = False,
         strict: bool = True,
         optimizer: int | str = 0,
-        param_group_index: int | None = None,
+        param_group_index: int | str | None = None,
         name: str | None = None,
         save_history: bool = False,
         logging_enabled: bool = True,

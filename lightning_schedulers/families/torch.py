@@ -2,8 +2,9 @@
 
 Each class takes torch's arguments minus ``optimizer``, ``last_epoch`` and ``verbose``, plus the
 common keyword arguments ``interval``, ``optimizer`` (an index into ``trainer.optimizers``),
-``param_group_index``, ``name``, ``save_history`` and ``logging_enabled``. The formula lives in the
-pure layer; a class only maps its arguments onto schedules.
+``param_group_index`` (a group's index, or its ``"name"``), ``name``, ``save_history`` and
+``logging_enabled``. The formula lives in the pure layer; a class only maps its arguments onto
+schedules. A group holding ``lr_scale`` (timm's layer-wise decay) gets the lr times its scale.
 
 Semantics, following torch:
 

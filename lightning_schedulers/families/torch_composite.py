@@ -35,9 +35,10 @@ def _check_members(cls: str, schedulers: Any, container: _TorchLRScheduler) -> l
             )
         if (member.optimizer, member.param_group_index) != (container.optimizer, container.param_group_index):
             raise ValueError(
-                f"`schedulers[{i}]` targets optimizer={member.optimizer}, param_group_index={member.param_group_index} "
-                f"but the {cls} targets optimizer={container.optimizer}, "
-                f"param_group_index={container.param_group_index}; set them on the {cls}"
+                f"`schedulers[{i}]` targets optimizer={member.optimizer!r}, "
+                f"param_group_index={member.param_group_index!r} but the {cls} targets "
+                f"optimizer={container.optimizer!r}, param_group_index={container.param_group_index!r}; set them on "
+                f"the {cls}"
             )
         if getattr(member, "cycle_momentum", False):
             raise ValueError(

@@ -23,7 +23,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import BackboneFinetuning, LearningRateMonitor, StochasticWeightAveraging
 
 from lightning_schedulers.engine.bindings import Active
-from lightning_schedulers.targets import BoundParamGroups, ParamGroup
+from lightning_schedulers.targets import Attribute, BoundParamGroups, ParamGroup
 
 if TYPE_CHECKING:
     from lightning_schedulers.callbacks.base import SchedulerCallback
@@ -31,11 +31,15 @@ if TYPE_CHECKING:
 __all__ = ["check_setup", "monitored_labels", "swa_start", "without_swa_lr"]
 
 
-def claims(callback: SchedulerCallback, optimizers: Sequence[Any]) -> set[tuple[Any, ...]]:
-    """What ``callback`` writes: ``("param_group", optimizer, group, key)`` and ``("attribute", path)`` entries."""
+def claims(callback: SchedulerCallback, optimizers: Sequence[Any], module: Any = None) -> set[tuple[Any, ...]]:
+    """What ``callback`` writes: ``("param_group", optimizer, group, key)`` and ``("attribute", path)`` entries.
+
+    With ``module``, an attribute pattern claims the paths it matches there.
+    """
     out: set[tuple[Any, ...]] = set()
     for binding in callback._bindings():
-        out |= binding.target.claims(optimizers)
+        target = binding.target
+        out |= target.claims(optimizers, module) if isinstance(target, Attribute) else target.claims(optimizers)
     return out
 
 
@@ -43,13 +47,14 @@ def check_setup(callback: SchedulerCallback, trainer: pl.Trainer) -> None:
     """Refuse a target that another callback, or a scheduler from ``configure_optimizers``, drives too."""
     from lightning_schedulers.callbacks.base import SchedulerCallback
 
-    mine = claims(callback, trainer.optimizers)
+    module = trainer.lightning_module
+    mine = claims(callback, trainer.optimizers, module)
     for other in trainer.callbacks:  # type: ignore[attr-defined]
         if isinstance(other, BackboneFinetuning):
             _check_backbone_finetuning(callback, trainer, other)
         if other is callback or not isinstance(other, SchedulerCallback):
             continue
-        shared = mine & claims(other, trainer.optimizers)
+        shared = mine & claims(other, trainer.optimizers, module)
         if shared and (callback._drives(other) or other._drives(callback)):
             driver, base = (callback, other) if callback._drives(other) else (other, callback)
             raise ValueError(
@@ -98,8 +103,9 @@ def _check_backbone_finetuning(
                 f"{callback!r} drives the lr of every param group of the first optimizer, and BackboneFinetuning "
                 f"sets the lr of the backbone group it adds there (from epoch "
                 f"{finetuning.unfreeze_backbone_at_epoch}, derived from group 0's lr each epoch): both would "
-                "write it. Pass param_group_index=0 to schedule the head's lr (BackboneFinetuning follows "
-                "it), or use BaseFinetuning, whose added groups this callback schedules."
+                "write it. Pass param_group_index=0 (or the head group's name, its 'name' entry) to schedule the "
+                "head's lr (BackboneFinetuning follows it), or use BaseFinetuning, whose added groups this callback "
+                "schedules."
             )
 
 

@@ -48,6 +48,18 @@ def fit_length(trainer: pl.Trainer, interval: str, who: str, clock: str = "optim
             )
         return fit_length(trainer, "step", who, "batch") * int(trainer.world_size) * count
     manual = is_manual(trainer)
+    if not manual and clock in ("optimizer", "batch"):
+        from lightning_schedulers.callbacks.ramp import ramp_of  # callbacks.base imports this module
+
+        ramp = ramp_of(trainer)
+        if ramp is not None:
+            # The ramp changes accumulate_grad_batches during the fit (estimated_stepping_batches
+            # counts with the value of the moment): count the steps as it makes Lightning take them.
+            try:
+                plan = ramp.trainer_plan(trainer)
+            except ValueError as error:
+                raise ValueError(f"{who}: {error}") from error
+            return plan.total_steps if clock == "optimizer" else plan.total_batches
     if clock == "optimizer" and not manual:
         total = trainer.estimated_stepping_batches
         # Lightning answers inf, or max_steps (-1 when unset), when the length cannot be known.
