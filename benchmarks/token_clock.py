@@ -6,7 +6,8 @@ in one process, with the timing wrapper of ``benchmarks/in_situ.py`` around ever
 * **optimizer clock**: ``clock="optimizer"`` (the default);
 * **tokens, int count**: ``clock="tokens", count=128`` (every batch holds the same);
 * **tokens, function count**: ``clock="tokens", count=lambda batch: int(batch[2].sum())``, the
-  tokens of a batch of padded sequences (the user's function is in the number).
+  tokens of a batch of padded sequences (the user's function is in the number; a callback that
+  only calls it, timed the same way, gives its share).
 
 Batches are ``(x, y, tokens)`` of size 1; ``accumulate_grad_batches=1``. A second table subtracts
 the wrapper's own cost (measured on empty callbacks with one and two timed hooks).
@@ -37,7 +38,14 @@ from lightning_schedulers.schedules import Cosine
 warnings.filterwarnings("ignore")
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
-KINDS = ("optimizer clock", "tokens, int count", "tokens, function count", "empty, 1 hook", "empty, 2 hooks")
+KINDS = (
+    "optimizer clock",
+    "tokens, int count",
+    "tokens, function count",
+    "the count function alone",
+    "empty, 1 hook",
+    "empty, 2 hooks",
+)
 
 
 class Tokens(pl.LightningModule):
@@ -57,6 +65,13 @@ def tokens_of(batch: Any) -> int:
     return int(batch[2].sum())
 
 
+class CountOnly(pl.Callback):
+    """Calls the count function once a batch and nothing else: the user's share of the function count's cost."""
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        tokens_of(batch)
+
+
 def fit(kind: str, batches: int) -> float:
     """Microseconds per batch inside the contender's per-batch hooks during one fit."""
     x, y = torch.randn(batches, 4), torch.randn(batches, 1)
@@ -68,6 +83,8 @@ def fit(kind: str, batches: int) -> float:
         callback = ls.ScheduleCallback(Cosine(0.1, 0.001, 128 * batches), "lr", clock="tokens", count=128)
     elif kind == "tokens, function count":
         callback = ls.ScheduleCallback(Cosine(0.1, 0.001, 128 * batches), "lr", clock="tokens", count=tokens_of)
+    elif kind == "the count function alone":
+        callback = CountOnly()
     elif kind == "empty, 1 hook":
         callback = Empty1()
     else:
@@ -116,6 +133,12 @@ def main() -> None:
         raw = median[kind]
         net = raw - 2 * per_hook  # two timed per-batch hooks each
         print(f"{kind:28} {raw:8.2f} {raw / base_raw:12.2f}x {net:8.2f} {net / base_net:16.2f}x")
+    user = median["the count function alone"] - wrapper_1
+    ours = median["tokens, function count"] - 2 * per_hook - user
+    print(
+        f"the count function alone: {user:.2f} us a batch; the function count net of it: {ours:.2f} us "
+        f"({ours / base_net:.2f}x the optimizer clock)"
+    )
     print(f"timing wrapper: {per_hook:.2f} us per timed hook")
 
 

@@ -283,13 +283,17 @@ class BoundSchedule:
                 f"clock={self.callback.clock!r} (pass clock='samples' or 'tokens' to the callback)"
             )
         self._host.steps.tick()
-        if unit_clock is not None:
-            unit_clock.sync()
         if self.callback.interval == "step":
             engine = run.engine
-            t = self._host.steps.count - run.offset
-            if t != engine.last_t:  # type: ignore[union-attr]
-                engine.advance(t)  # type: ignore[union-attr]
+            if unit_clock is not None:
+                unit_clock.sync()
+                t = unit_clock.count - run.offset
+                if t != engine.last_t:  # type: ignore[union-attr]
+                    engine.advance_units(t)  # type: ignore[union-attr]
+            else:
+                t = self._host.steps.count - run.offset
+                if t != engine.last_t:  # type: ignore[union-attr]
+                    engine.advance(t)  # type: ignore[union-attr]
         if metrics is not None:
             self.report(metrics)
 

@@ -261,3 +261,26 @@ def test_simulate_and_preview_take_the_units_per_step() -> None:
     np.testing.assert_array_equal(previewed, simulated)
     with pytest.raises(ValueError, match="give the plan's tokens_per_step"):
         ls.preview([callback], ls.FitPlan(max_epochs=3, batches_per_epoch=10), initial=PEAK)
+
+
+def test_a_hand_written_loop_counts_the_units_given_to_step() -> None:
+    # The same fit as a Trainer's, by hand: units given per step (variable), and an int count.
+    def loop(callback: ls.SchedulerCallback, units: list[int | None]) -> list[float]:
+        param = torch.nn.Parameter(torch.zeros(1))
+        optimizer = torch.optim.SGD([param], lr=PEAK)
+        bound = callback.bind(optimizer)
+        seen = []
+        for u in units:
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            bound.step(units=u)
+        return seen
+
+    steps = [37, 12, 90, 5, 64, 64, 64, 200, 3, 1]
+    got = loop(ls.ScheduleCallback(Linear(PEAK, 0.0, 400), "lr", clock="tokens", count=tokens_of), steps)
+    before = np.concatenate([[0], np.cumsum(steps)[:-1]]).astype(np.float64)
+    assert_parity(got, linear(before, 400))
+    fixed = loop(ls.ScheduleCallback(Linear(PEAK, 0.0, 400), "lr", clock="tokens", count=48), [None] * 10)
+    assert_parity(fixed, linear(48.0 * np.arange(10), 400))
+    with pytest.raises(ValueError, match=r"pass step\(units=...\)"):
+        loop(ls.ScheduleCallback(Linear(PEAK, 0.0, 400), "lr", clock="tokens", count=tokens_of), [None])

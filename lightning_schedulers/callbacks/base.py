@@ -306,7 +306,8 @@ class SchedulerCallback(Previewable, Callback):
             cast(TrainerHost, run.host).rebound(run)
         units = run.units
         if units is not None:  # samples or tokens: this micro-batch's, added up when the optimizer steps
-            units.feed(batch_units(batch, self.count, batch_idx, self.clock))
+            count = self.count
+            units.pending += count if type(count) is int else batch_units(batch, count, batch_idx, self.clock)
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -328,10 +329,12 @@ class SchedulerCallback(Previewable, Callback):
                 t = run.now() + 1
                 if t != engine.last_t:  # type: ignore[union-attr]
                     engine.apply(t, quiet=True)  # type: ignore[union-attr]
+        elif run.units is not None:  # samples or tokens: the clock moves when the optimizer has stepped
+            run.units.sync()
+            t = run.units.count - run.offset
+            if t != engine.last_t:  # type: ignore[union-attr]
+                engine.advance_units(t)  # type: ignore[union-attr]
         else:
-            units = run.units
-            if units is not None:
-                units.sync()
             t = getattr(run.source, run.field) - run.offset
             if t != engine.last_t:  # type: ignore[union-attr]
                 engine.advance(t)  # type: ignore[union-attr]

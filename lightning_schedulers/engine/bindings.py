@@ -164,6 +164,7 @@ class Active:
         "scale",
         "schedules",
         "shared",
+        "stride",
         "values",
         "vectorised",
     )
@@ -192,6 +193,9 @@ class Active:
         self.block: Any = []  # a flat list, or (wide) a 2-D array of rows
         self.block_len = 0
         self.block_start = 0
+        # Events between two rows of the block: 1, or the samples or tokens one optimizer step
+        # consumes (a unit clock moves by that much a step; the engine learns it).
+        self.stride = 1
         self.plain: tuple[list[dict[str, Any]], str] | None = (
             bound.plain_groups() if isinstance(bound, BoundParamGroups) else None
         )
@@ -215,8 +219,10 @@ class Active:
     def raw_values(self, t: int) -> list[float]:
         """Every slot's value at ``t`` before plateau reduction (finite, or ``raw_value`` raises later)."""
         if self.vectorised:
-            offset = t - self.block_start
-            if not 0 <= offset < self.block_len:
+            offset, off_row = t - self.block_start, 0
+            if self.stride != 1:
+                offset, off_row = divmod(offset, self.stride)
+            if off_row or not 0 <= offset < self.block_len:
                 self._refill(t)
                 offset = 0
             if offset < self.block_len:
@@ -226,7 +232,8 @@ class Active:
     def _refill(self, t: int) -> None:
         # The first block of a fit is short: a short fit (or one that resumes and stops soon)
         # evaluates little; the long blocks come once the fit is under way.
-        ts = np.arange(t, t + (BLOCK if self.block_len else FIRST_BLOCK), dtype=np.float64)
+        rows = BLOCK if self.block_len else FIRST_BLOCK
+        ts = np.arange(t, t + rows * self.stride, self.stride, dtype=np.float64)
         bad = np.zeros(len(ts), dtype=bool)
         with np.errstate(over="ignore"):  # an overflow ends the block below; the scalar path names it
             if self.inner is not None and self.shared is not None:

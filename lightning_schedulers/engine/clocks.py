@@ -142,17 +142,24 @@ class UnitClock(CountingClock):
 
     Examples:
         >>> steps = CountingClock(0)
-        >>> clock = UnitClock(0, 0, steps, gather=lambda n: 2 * n)  # two ranks holding the same
+        >>> clock = UnitClock(0, 0, steps, world=2)  # two ranks holding the same: no collective
         >>> clock.feed(128); clock.feed(128); clock.sync()  # two micro-batches, no step yet
         False
         >>> steps.tick(); clock.sync(), clock.read()
         (True, 512)
     """
 
-    def __init__(self, count: int, pending: int, steps: Clock, gather: Callable[[int], int]) -> None:
+    def __init__(
+        self, count: int, pending: int, steps: Clock, gather: Callable[[int], int] = int, world: int = 0
+    ) -> None:
         super().__init__(count)
+        # Every rank holds the same count (an int count): the total is this rank's times ``world``,
+        # no collective. Else (``world=0``) ``gather`` adds the ranks' counts.
+        self.world = world
         self.pending = pending  # this rank's units fed since the last optimizer step
         self.steps = steps
+        # The step counter, read as an attribute on the hot path (see sync).
+        self.steps_source, self.steps_field = steps.source, steps.field
         self.last_steps = steps.read()
         self._gather = gather
 
@@ -162,11 +169,11 @@ class UnitClock(CountingClock):
 
     def sync(self) -> bool:
         """Move by every rank's units fed since the last step, if the optimizer has stepped since."""
-        steps = self.steps.read()
+        steps = getattr(self.steps_source, self.steps_field)
         if steps == self.last_steps:
             return False
         self.last_steps = steps
-        self.count += self._gather(self.pending)
+        self.count += self.pending * self.world if self.world else self._gather(self.pending)
         self.pending = 0
         return True
 

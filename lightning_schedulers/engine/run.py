@@ -166,6 +166,8 @@ class Run:
                 horizon=callback._horizon,
             )
             self.engine.muted = host.monitored_labels(actives)
+            if self.units is not None:  # blocks at the stride of the unit clock's moves; logging by steps
+                self.engine.count_steps_with(self.units)
             callback._after_bind(restored_extra)
             if stored is not None and self.events_total is not None and on_resume == "continue":
                 self._warn_if_length_changed(int(stored))

@@ -84,6 +84,8 @@ def batch_units(batch: Any, count: Count | None, batch_idx: int, unit: str = "sa
             )
         return size
     result: Any = count(batch)
+    if type(result) is int and result >= 0:  # the common answer, checked first (once a batch)
+        return result
     if isinstance(result, torch.Tensor) and result.numel() == 1 and not result.is_floating_point():
         result = int(result.item())
     if isinstance(result, bool) or not isinstance(result, int) or result < 0:

@@ -15,7 +15,7 @@ Two paths write:
 
 Reporting is decided by one rule for both paths: log at event ``t`` when ``t`` has reached the
 next multiple of ``log_every`` after the last logged event (or when a write is forced: the start,
-a rebind, a reduction).
+a rebind, a reduction). Under a samples or tokens clock the cadence counts the optimizer steps.
 
 Per-slot factors (a param group's ``lr_scale``) are folded into the blocks when the targets bind;
 at each logged event the engine checks that the groups still hold the ``lr_scale`` read then, and
@@ -31,6 +31,7 @@ from lightning_schedulers.engine.bindings import BLOCK, WIDE, Active
 from lightning_schedulers.plateau import apply_reduction
 
 if TYPE_CHECKING:
+    from lightning_schedulers.engine.clocks import UnitClock
     from lightning_schedulers.engine.run import Host
 
 __all__ = ["Engine"]
@@ -79,6 +80,15 @@ class Engine:
         self.last_t = -1
         self.next_log_at = 0.0 if log_every else math.inf  # the first event that logs (never, without loggers)
         self.scale_warned = False
+        # A samples or tokens clock moves by many events a step: the blocks then hold every
+        # stride-th event, the stride learned from the clock's last move (see apply).
+        self.strided = False
+        self.stride = 1
+        # A unit clock: the logging cadence counts its optimizer steps (log_every_n_steps counts
+        # steps, not tokens), and the fast path expects its next move (next_t, row next_row).
+        self.units: UnitClock | None = None
+        self.next_t = -1
+        self.next_row = 0
         self.disarm()
 
     # ------------------------------------------------------------------ the hot path
@@ -107,18 +117,64 @@ class Engine:
         else:
             self.apply(t)
 
+    def advance_units(self, t: int) -> None:
+        """:meth:`advance` for a samples or tokens clock: the blocks hold every ``stride``-th event.
+
+        The fast path takes the move the clock made last time again (``t == next_t``: a constant
+        number of units a step) and writes the next row; any other move goes through :meth:`apply`,
+        which learns the new stride. Kept apart so that the step clocks' hot path pays nothing for it.
+        """
+        if t == self.next_t and t < self.fast_until:
+            i = self.next_row
+            self.next_row, self.next_t, self.last_t = i + 1, t + self.stride, t
+            for group, key, block, _ in self.fast_single:
+                group[key] = block[i]
+            for groups, key, block, _, width, shared in self.fast:
+                if shared is not None:
+                    v = block[i]
+                    for group, f in zip(groups, shared):  # noqa: B905 - same length by construction
+                        group[key] = f * v
+                elif width >= WIDE:
+                    for group, v in zip(groups, block[i].tolist()):  # noqa: B905
+                        group[key] = v
+                else:
+                    for group, v in zip(groups, block[i * width : i * width + width]):  # noqa: B905
+                        group[key] = v
+            if self.units.last_steps >= self.next_log_at:  # type: ignore[union-attr]
+                for active in self.actives:
+                    active.values = active.row(i)
+                self._report(t, force=False, log_at_end=False, initial=False)
+        else:
+            self.apply(t)
+
+    def count_steps_with(self, units: UnitClock) -> None:
+        """Follow a samples or tokens clock: blocks at the stride of its moves, logging by its optimizer steps."""
+        self.strided, self.units = True, units
+
+    def _follow_stride(self, t: int) -> None:
+        """A unit clock moved from the last event written to ``t``: evaluate blocks at that stride."""
+        moved = t - self.last_t
+        if self.last_t < 0 or moved <= 0 or moved == self.stride:
+            return
+        self.stride = moved
+        for active in self.actives:
+            active.stride = moved
+            active.block_len = 0  # the next block is evaluated at the new stride (a short one first)
+
     def disarm(self) -> None:
         """Send every coming event through :meth:`apply` until it arms the fast path again."""
         self.fast: tuple[_FastEntry, ...] = ()
         self.fast_single: tuple[tuple[dict[str, Any], str, list[float], int], ...] = ()
         self.fast_from = self.fast_until = 0
+        self.next_t = -1
 
     def _arm(self, t: int) -> None:
         """After writing event ``t``: the events :meth:`advance` may write straight from the blocks."""
         self.disarm()
         if self.history is not None:
             return
-        until = t + BLOCK
+        stride = self.stride
+        until = t + BLOCK * stride
         fast: list[_FastEntry] = []
         single: list[tuple[dict[str, Any], str, list[float], int]] = []
         for active in self.actives:
@@ -127,10 +183,11 @@ class Engine:
                 plain is None
                 or active.multipliers is not None
                 or active.key in self.factors
-                or not start <= t < start + active.block_len
+                or not start <= t < start + active.block_len * stride
+                or (t - start) % stride
             ):
                 return
-            until = min(until, start + active.block_len)
+            until = min(until, start + active.block_len * stride)
             groups, key = plain
             if len(groups) == 1 and active.shared is None:
                 single.append((groups[0], key, active.block, start))
@@ -138,7 +195,12 @@ class Engine:
                 fast.append((groups, key, active.block, start, len(groups), active.shared))
         if self.horizon is not None and not self.horizon_warned:
             until = min(until, self.horizon)
-        self.fast, self.fast_single, self.fast_from, self.fast_until = tuple(fast), tuple(single), t + 1, until
+        if self.strided:
+            starts = {active.block_start for active in self.actives}
+            if len(starts) != 1:  # advance_units reads one row index for every block
+                return
+            self.next_t, self.next_row = t + stride, (t - starts.pop()) // stride + 1
+        self.fast, self.fast_single, self.fast_from, self.fast_until = tuple(fast), tuple(single), t + stride, until
 
     # ------------------------------------------------------------------ the general path
     def apply(
@@ -148,6 +210,8 @@ class Engine:
 
         ``quiet``: report nothing now (the host calls :meth:`report` when the event's values are final).
         """
+        if self.strided:
+            self._follow_stride(t)
         self.last_t = t
         horizon = self.horizon
         # The value held after the last step of a fit is no overrun: no warning for it.
@@ -159,7 +223,12 @@ class Engine:
             )
         for active in self.actives:
             offset = t - active.block_start
-            if active.multipliers is None and 0 <= offset < active.block_len and active.key not in self.factors:
+            if (
+                active.multipliers is None
+                and active.stride == 1
+                and 0 <= offset < active.block_len
+                and active.key not in self.factors
+            ):
                 values = active.row(offset)  # finite by construction
             else:
                 values = self.values_at(active, t)
@@ -208,9 +277,10 @@ class Engine:
     # ------------------------------------------------------------------ reporting
     def _report(self, t: int, *, force: bool, log_at_end: bool, initial: bool) -> None:
         every = self.log_every
-        due = bool(every) and (force or t >= self.next_log_at)
+        position = t if self.units is None else self.units.last_steps
+        due = bool(every) and (force or position >= self.next_log_at)
         if due:
-            self.next_log_at = (t // every + 1) * every
+            self.next_log_at = (position // every + 1) * every
             if not self.scale_warned:
                 self._check_factors()
         keep_rows = self.history is not None

@@ -129,7 +129,7 @@ def _unit_clock(run: Run, trainer: pl.Trainer, state: dict[str, Any] | None, res
         total = strategy.reduce(torch.tensor(units, dtype=torch.int64, device=strategy.root_device), reduce_op="sum")
         return int(total.item()) if isinstance(total, torch.Tensor) else int(total)
 
-    clock = UnitClock(count, pending, steps, gather)
+    clock = UnitClock(count, pending, steps, gather, world=world if fixed is not None else 0)
     holder.append(clock)
     return clock
 
