@@ -284,3 +284,17 @@ def test_a_hand_written_loop_counts_the_units_given_to_step() -> None:
     assert_parity(fixed, linear(48.0 * np.arange(10), 400))
     with pytest.raises(ValueError, match=r"pass step\(units=...\)"):
         loop(ls.ScheduleCallback(Linear(PEAK, 0.0, 400), "lr", clock="tokens", count=tokens_of), [None])
+
+
+def test_values_are_logged_every_log_every_n_steps_optimizer_steps() -> None:
+    from _helpers import RecordingLogger
+
+    logger = RecordingLogger()
+    callback = ls.ScheduleCallback(Linear(PEAK, 0.0, 500), "lr", clock="tokens", count=tokens_of, name="lr")
+    probe = UnitProbe(tokens_of)
+    make_trainer([callback, probe], max_epochs=2, logger=logger, log_every_n_steps=4).fit(TokenModule())
+    logged = {step: m["lr"] for step, m in logger.rows if "lr" in m}
+    # At the start, then every 4 optimizer steps (not every 4 tokens), the value of that step.
+    assert sorted(logged) == [0, 4, 8, 12, 16]
+    held = {step: lr for step, _, lr in probe.rows}
+    assert all(logged[s] == held[s] for s in logged)
