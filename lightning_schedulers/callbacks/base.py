@@ -33,7 +33,7 @@ from lightning_schedulers.callbacks.signature import check_arguments, describe, 
 from lightning_schedulers.engine.bindings import Binding
 from lightning_schedulers.engine.run import Run
 from lightning_schedulers.engine.state import CLOCKS, INTERVALS, STATE_VERSION, empty_record, state_problem
-from lightning_schedulers.engine.units import batch_units, check_count
+from lightning_schedulers.engine.units import batch_units, check_count, checked_units
 from lightning_schedulers.lightning.host import TrainerHost
 from lightning_schedulers.lightning.lengths import fit_length
 from lightning_schedulers.schedules.base import Schedule
@@ -307,7 +307,13 @@ class SchedulerCallback(Previewable, Callback):
         units = run.units
         if units is not None:  # samples or tokens: this micro-batch's, added up when the optimizer steps
             count = self.count
-            units.pending += count if type(count) is int else batch_units(batch, count, batch_idx, self.clock)
+            if type(count) is int:
+                units.pending += count
+            elif count is None:  # samples: the size of the batch's first tensor
+                units.pending += batch_units(batch, None, batch_idx, self.clock)
+            else:  # the user's function; its answer checked where it is not a non-negative int
+                n = count(batch)  # type: ignore[operator]
+                units.pending += n if type(n) is int and n >= 0 else checked_units(n, batch_idx, self.clock)
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Count", "batch_units", "check_count", "first_tensor_size"]
+__all__ = ["Count", "batch_units", "check_count", "checked_units", "first_tensor_size"]
 
 Count = int | Callable[[Any], int]
 """``count=``: the samples or tokens a batch holds on this rank (a function of the batch, or a constant)."""
@@ -83,7 +83,11 @@ def batch_units(batch: Any, count: Count | None, batch_idx: int, unit: str = "sa
                 "function of the batch giving the samples it holds"
             )
         return size
-    result: Any = count(batch)
+    return checked_units(count(batch), batch_idx, unit)
+
+
+def checked_units(result: Any, batch_idx: int, unit: str = "samples") -> int:
+    """What a ``count`` function returned for batch ``batch_idx``, as a non-negative int, or a clear error."""
     if type(result) is int and result >= 0:  # the common answer, checked first (once a batch)
         return result
     if isinstance(result, torch.Tensor) and result.numel() == 1 and not result.is_floating_point():
