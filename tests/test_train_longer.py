@@ -158,3 +158,32 @@ def test_a_schedule_with_explicit_lengths_that_decays_to_its_end_warns_once_wher
         warnings.simplefilter("always")
         run(lambda: ls.ScheduleCallback(Linear(0.0, LR, 5), "lr"), 16)
     assert not [w for w in caught_warmup if "past the end" in str(w.message)]
+
+
+@pytest.mark.parametrize(("planned", "now"), [(20, 40), (40, 20)])
+def test_every_class_resumed_into_a_fit_of_another_length_continues_without_a_jump(
+    tmp_path: Path, planned: int, now: int
+) -> None:
+    # Each class of the resume suite: a fit checkpointed at step 10, resumed into a longer (shorter) fit
+    # with the default policy. The first values of the longer fit are the ones the checkpointed fit held
+    # at step 10 (for a schedule planned for the fit, as well as for one with explicit lengths).
+    from test_resume import FACTORIES, ResumeModule, read_all
+
+    jumps = {}
+    for key, make in sorted(FACTORIES.items()):
+        folder = tmp_path / key
+        first = Probe(read_all)
+        checkpoint = ModelCheckpoint(dirpath=folder, every_n_train_steps=10, save_top_k=-1)
+        make_trainer([make(), first, checkpoint], max_steps=planned, max_epochs=-1, enable_checkpointing=True).fit(
+            ResumeModule()
+        )
+        longer = Probe(read_all)
+        make_trainer([make(), longer], max_steps=now, max_epochs=-1).fit(
+            ResumeModule(), ckpt_path=str(folder / "epoch=0-step=10.ckpt")
+        )
+        held = next(values for step, _, values in first.rows if step == 10)
+        assert longer.rows[0][0] == 10 and len(longer.rows) == now - 10, key
+        assert all(math.isfinite(v) for _, _, values in longer.rows for v in values), key
+        if longer.rows[0][2] != held:
+            jumps[key] = (held, longer.rows[0][2])
+    assert not jumps, jumps

@@ -11,11 +11,13 @@ re-planned as follows:
 * from ``e'`` on, the new plan ``g`` (the schedule planned for ``T'`` from the start) applies,
   bit for bit.
 
+Where the phases are not known (a user function, a cyclic schedule), or the new plan ends the
+phase in progress before ``t0`` (a much shorter fit), the rest of the old plan is stretched (or
+squeezed) over the rest of the new fit as one phase.
+
 A cosine over the whole fit then anneals from its current value to its floor at the new end; a
 warmup-stable-decay extended during its stable phase holds its peak until the new plan's decay
-starts and equals, from the resume on, the schedule planned for the new length. Where the plan's
-phases are not known (a user function, a cyclic schedule), the rest of the old plan is stretched
-over the rest of the new fit as one phase.
+starts and equals, from the resume on, the schedule planned for the new length.
 
 Examples:
     >>> from lightning_schedulers.schedules import Cosine
@@ -181,17 +183,15 @@ def replan(old: Schedule, new: Schedule, at: int, old_total: int, new_total: int
         if k is None:
             return old, f"had run its course by event {at}: it holds its last value"
         e_old, e_new = old_ends[k], new_ends[k]
-        if e_new <= at:
-            return new, (
-                f"the phase in progress (to {_event(e_old)}) ends at {_event(e_new)} in the new plan, before the "
-                f"resume: it follows the new plan from {at} (a jump)"
+        if e_new > at:
+            ends = (*old_ends[:k], e_new, *new_ends[k + 1 :])
+            return Replanned(old, new, at, e_old, e_new, ends), (
+                f"continues the phase in progress from its value at {at}, now ending at {_event(e_new)} "
+                f"(was {_event(e_old)}), then follows the schedule planned for {new_total}"
             )
-        ends = (*old_ends[:k], e_new, *new_ends[k + 1 :])
-        return Replanned(old, new, at, e_old, e_new, ends), (
-            f"continues the phase in progress from its value at {at}, now ending at {_event(e_new)} "
-            f"(was {_event(e_old)}), then follows the schedule planned for {new_total}"
-        )
-    # Phases not known: stretch the rest of the old plan over the rest of the new fit.
+        # The new plan ends the phase in progress before the resume (a much shorter fit): no phase
+        # of it can follow without a jump; squeeze the rest of the old plan into the rest of the fit.
+    # Phases not known (or past, above): stretch the rest of the old plan over the rest of the new fit.
     if old_total <= at:
         return old, f"had run its course by event {at}: it holds its last value"
     if new_total <= at:
