@@ -180,6 +180,12 @@ def run_preview(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--max-epochs", type=int, default=None, help="the fit's epochs (overrides trainer.max_epochs)")
     parser.add_argument("--max-steps", type=int, default=None, help="the fit's steps (overrides trainer.max_steps)")
+    parser.add_argument(
+        "--samples-per-step", type=int, default=None, help="samples an optimizer step consumes (clock='samples')"
+    )
+    parser.add_argument(
+        "--tokens-per-step", type=int, default=None, help="tokens an optimizer step consumes (clock='tokens')"
+    )
     args = parser.parse_args(argv)
     import yaml
 
@@ -230,12 +236,18 @@ def run_preview(argv: Sequence[str]) -> int:
         max_steps = trainer.get("max_steps", -1)
         if batches is None:
             batches, by_epoch = _without_batches(callbacks, max_epochs, max_steps)
+        from lightning_schedulers.callbacks.ramp import BatchSizeRamp
+
+        ramp = next((c for c in callbacks if isinstance(c, BatchSizeRamp)), None)
         plan = FitPlan(
             max_epochs=max_epochs,
             max_steps=max_steps,
             batches_per_epoch=int(batches),
-            accumulate_grad_batches=1 if by_epoch else _accumulation(trainer),
+            accumulate_grad_batches=1 if by_epoch or ramp is not None else _accumulation(trainer),
             devices=1 if by_epoch else _devices(trainer.get("devices", 1)),
+            samples_per_step=args.samples_per_step or options.get("samples_per_step"),
+            tokens_per_step=args.tokens_per_step or options.get("tokens_per_step"),
+            batch_size_ramp=None if by_epoch else ramp,
         )
     except (ConfigError, TypeError, ValueError) as error:
         parser.error(f"{args.config}: {error}")
@@ -247,6 +259,8 @@ def run_preview(argv: Sequence[str]) -> int:
         length = f"{plan.total_steps} epochs (the columns count epochs; --batches-per-epoch gives optimizer steps)"
     elif args.batches_per_epoch is None and options.get("batches_per_epoch") is None:
         length = f"{plan.total_steps} optimizer steps"
+    elif plan.batch_size_ramp is not None:
+        length = f"{plan.total_steps} optimizer steps (accumulation ramped by {plan.batch_size_ramp!r})"
     elif isinstance(plan.accumulate_grad_batches, dict):
         length = f"{plan.total_steps} optimizer steps (accumulation by epoch {plan.accumulate_grad_batches})"
     else:

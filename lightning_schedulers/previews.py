@@ -364,7 +364,8 @@ def preview(
             if per_step is None:
                 raise ValueError(
                     f"{callback!r} counts {callback.clock} (clock={callback.clock!r}); give the plan's "
-                    f"{callback.clock}_per_step (every rank's micro-batches of one optimizer step)"
+                    f"{callback.clock}_per_step (every rank's micro-batches of one optimizer step; on the command line "
+                    f"--{callback.clock}-per-step)"
                 )
             labels, columns, targets = callback._columns(
                 steps, initial, length=steps * per_step, optimizers=optimizers, units_per_step=per_step

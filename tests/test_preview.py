@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from _helpers import Probe, TinyModule, make_trainer
 
 import lightning_schedulers as ls
@@ -240,3 +241,27 @@ def test_preview_command_line_takes_a_gradient_accumulation_schedule(tmp_path: P
     result = run_cli("preview", str(config), "--batches-per-epoch", "16")
     assert result.returncode == 0, result.stderr
     assert "32 optimizer steps (accumulation by epoch {0: 4, 2: 2, 3: 1})" in result.stdout
+
+
+def test_preview_command_line_takes_tokens_per_step_and_a_batch_size_ramp(tmp_path: Path) -> None:
+    config = tmp_path / "long.yaml"
+    wsd = {
+        "class_path": "lightning_schedulers.WarmupStableDecayLR",
+        "init_args": {"warmup_steps": 0.05, "decay_steps": 0.2, "clock": "tokens", "count": 2048},
+    }
+    config.write_text(yaml.safe_dump({"trainer": {"max_steps": 1000, "callbacks": [wsd]}}))
+    result = run_cli("preview", str(config), "--batches-per-epoch", "10000", "--tokens-per-step", "4096")
+    assert result.returncode == 0, result.stderr
+    expected = ls.WarmupStableDecayLR(0.05, decay_steps=0.2, clock="tokens", count=2048).simulate(
+        1000, initial=1.0, units_per_step=4096
+    )
+    assert f"{expected[500]:.4g}" in result.stdout and f"{expected[999]:.4g}" in result.stdout
+    missing = run_cli("preview", str(config), "--batches-per-epoch", "10000")
+    assert missing.returncode == 2 and "--tokens-per-step" in missing.stderr
+    ramp = {"class_path": "lightning_schedulers.BatchSizeRamp", "init_args": {"scheduling": {0: 1, 200: 2, 400: 4}}}
+    cosine = {"class_path": "lightning_schedulers.WarmupCosineLR", "init_args": {"warmup_steps": 0.1}}
+    config.write_text(yaml.safe_dump({"trainer": {"max_epochs": 3, "callbacks": [cosine, ramp]}}))
+    ramped = run_cli("preview", str(config), "--batches-per-epoch", "300")
+    assert ramped.returncode == 0, ramped.stderr
+    plan = ls.FitPlan(max_epochs=3, batches_per_epoch=300, batch_size_ramp=ls.BatchSizeRamp({0: 1, 200: 2, 400: 4}))
+    assert f"{plan.total_steps} optimizer steps (accumulation ramped by BatchSizeRamp(" in ramped.stdout
