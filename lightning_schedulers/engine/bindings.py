@@ -146,8 +146,9 @@ class Active:
     event; the fast path (plain param groups straight from the block) does not update it.
 
     A bound target with per-slot ``factors`` (each param group's ``lr_scale``, an attribute
-    pattern's per-match scale) has them folded into ``scale`` here (:func:`with_factors`): the
-    blocks hold the values written, and the write paths are the same as without factors.
+    pattern's per-match scale) has them folded into ``scale`` here (:func:`with_factors`), as is a
+    factor set from outside (:meth:`set_outside`, a batch-size ramp's lr scaling): the blocks hold
+    the values written, and the write paths are the same as without factors.
     """
 
     __slots__ = (
@@ -160,6 +161,8 @@ class Active:
         "inner",
         "key",
         "multipliers",
+        "outside",
+        "own_scale",
         "plain",
         "scale",
         "schedules",
@@ -180,7 +183,9 @@ class Active:
         self.bound = bound
         self.key = key  # the target's description (checkpoint state, messages)
         self.schedules = schedules
-        self.scale = with_factors(scale, getattr(bound, "factors", None))
+        self.own_scale = with_factors(scale, getattr(bound, "factors", None))
+        self.scale = self.own_scale
+        self.outside = 1.0  # a factor set from outside the callback (Engine.set_factor), folded into scale
         self.captured = captured
         self.values: list[float] = [math.nan] * len(schedules)
         # Set by plateau reduction: per-slot multipliers and the floor they never push below.
@@ -199,6 +204,14 @@ class Active:
         self.plain: tuple[list[dict[str, Any]], str] | None = (
             bound.plain_groups() if isinstance(bound, BoundParamGroups) else None
         )
+
+    def set_outside(self, factor: float) -> None:
+        """Multiply every value by ``factor`` (1.0: none) from the next block on, folded into ``scale``."""
+        self.outside = factor
+        own = self.own_scale
+        self.scale = own if factor == 1.0 else with_factors(own, [factor] * len(self.schedules))
+        self.inner, self.shared = _shared_form(self.schedules, self.scale)
+        self.block, self.block_len = [], 0  # evaluated again with the factor
 
     def raw_value(self, j: int, t: int) -> float:
         """The schedule's value for slot ``j`` at ``t``, before any plateau reduction."""

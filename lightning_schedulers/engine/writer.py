@@ -182,7 +182,6 @@ class Engine:
             if (
                 plain is None
                 or active.multipliers is not None
-                or active.key in self.factors
                 or not start <= t < start + active.block_len * stride
                 or (t - start) % stride
             ):
@@ -223,12 +222,7 @@ class Engine:
             )
         for active in self.actives:
             offset = t - active.block_start
-            if (
-                active.multipliers is None
-                and active.stride == 1
-                and 0 <= offset < active.block_len
-                and active.key not in self.factors
-            ):
+            if active.multipliers is None and active.stride == 1 and 0 <= offset < active.block_len:
                 values = active.row(offset)  # finite by construction
             else:
                 values = self.values_at(active, t)
@@ -257,9 +251,6 @@ class Engine:
         multipliers = active.multipliers
         if multipliers is not None:
             values = [apply_reduction(v, m, f) for v, m, f in zip(values, multipliers, active.floors, strict=True)]
-        factor = self.factors.get(active.key)
-        if factor is not None:
-            values = [v * factor for v in values]
         for j, v in enumerate(values):
             if not math.isfinite(v):
                 raise FloatingPointError(
@@ -341,15 +332,19 @@ class Engine:
         """Multiply the values of target ``key`` by ``factor`` from the next write on (1.0: no factor).
 
         For a component outside the callback that scales what it writes (a
-        :class:`~lightning_schedulers.BatchSizeRamp`'s ``lr_scaling``): the factor applies after the
-        schedule and any plateau reduction, survives rebinds (it is kept by the target's key, not
-        on its binding) and takes the general write path while it is not 1. The caller writes the
-        held values again (``Run.write_now``) when they must change at once.
+        :class:`~lightning_schedulers.BatchSizeRamp`'s ``lr_scaling``): the factor is folded into
+        the target's precomputed values (the fast path stays), so a plateau reduction's floor
+        applies to the scaled value; it survives rebinds (it is kept by the target's key, not on
+        its binding). The caller writes the held values again (``Run.write_now``) when they must
+        change at once.
         """
         if factor == 1.0:
             self.factors.pop(key, None)
         else:
             self.factors[key] = factor
+        for active in self.actives:
+            if active.key == key:
+                active.set_outside(factor)
         self.disarm()
 
     @property
@@ -358,6 +353,10 @@ class Engine:
         return bool(self.fast)
 
     def drop(self, keep: list[Active]) -> None:
-        """Write only ``keep`` from now on (another callback took the rest over)."""
+        """Write only ``keep`` from now on (another callback took the rest over, or the targets were bound again)."""
         self.actives = keep
+        for active in keep:  # a factor set from outside applies to the new bindings too
+            factor = self.factors.get(active.key, 1.0)
+            if active.outside != factor:
+                active.set_outside(factor)
         self.disarm()
