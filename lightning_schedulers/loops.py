@@ -33,6 +33,7 @@ from lightning_schedulers.engine.bindings import Active
 from lightning_schedulers.engine.clocks import Clock, CountingClock, UnitClock
 from lightning_schedulers.engine.run import Run
 from lightning_schedulers.engine.state import UNIT_CLOCKS, is_count, state_problem
+from lightning_schedulers.engine.units import sum_over_ranks
 
 if TYPE_CHECKING:
     from lightning_schedulers.callbacks.base import SchedulerCallback
@@ -117,7 +118,7 @@ class LoopHost:
 
     def _gather(self, units: int) -> int:
         # Counts given per step may differ between ranks: add them up; an int count is every rank's.
-        return _sum_over_ranks(units) if self.counted_per_rank else units * _world()
+        return sum_over_ranks(units) if self.counted_per_rank else units * _world()
 
     def fit_length(self, callback: SchedulerCallback) -> int:
         epochs = callback.interval == "epoch"
@@ -182,19 +183,6 @@ class LoopHost:
     def info(self, message: str) -> None:
         if _rank() == 0:
             print(message)
-
-
-def _sum_over_ranks(units: int) -> int:
-    """Every rank's units of one step (one all-reduce where torch.distributed is initialised)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        world = int(torch.distributed.get_world_size())
-        if world > 1:
-            backend = torch.distributed.get_backend()
-            device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
-            total = torch.tensor(units, dtype=torch.int64, device=device)
-            torch.distributed.all_reduce(total)
-            return int(total.item())
-    return units
 
 
 def _world() -> int:

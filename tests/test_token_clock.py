@@ -245,8 +245,9 @@ def test_ddp_counts_every_rank_and_reduces_at_most_once_a_step(tmp_path: Path, m
     np.testing.assert_array_equal([r[2] for r in rows0], [r[2] for r in rows1])
     steps = ranks[0]["steps"]
     assert steps == 2 * 3  # 5 batches a rank an epoch, 2 per step: 3 steps an epoch
-    # During the batches: one all-reduce per optimizer step with a function count, none with an int.
-    assert ranks[0]["reduces"] == (steps if mode == "function" else 0)
+    # During the batches: one all-reduce (and no other collective) per optimizer step with a function
+    # count, none with an int.
+    assert ranks[0]["reduces"] == ({"all_reduce": steps} if mode == "function" else {})
 
 
 def test_simulate_and_preview_take_the_units_per_step() -> None:

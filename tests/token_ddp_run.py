@@ -1,7 +1,7 @@
 """Run by test_token_clock.py in a subprocess: a 2-process CPU fit (gloo) counting tokens.
 
 Each rank writes ``OUT/rank{r}.json``: (optimizer step, tokens of the batch on this rank, lr) at
-every batch start, and the number of ``strategy.reduce`` calls the fit made.
+every batch start, and the collectives the fit made during its training batches, by name.
 Usage: ``python tests/token_ddp_run.py OUT {function|int}``.
 """
 
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -24,8 +26,16 @@ from lightning_schedulers.schedules import Linear
 
 
 class CountReduces(pl.Callback):
+    """The collectives (torch.distributed's all_reduce, barrier, and the rest) this package makes in training batches.
+
+    Lightning makes its own (data setup, a SIGTERM broadcast each batch): a call counts when the
+    package's code is on the stack (Lightning's ``Strategy.reduce`` called from it counts too).
+    """
+
+    NAMES = ("all_reduce", "barrier", "broadcast", "all_gather", "all_gather_object", "broadcast_object_list")
+
     def __init__(self) -> None:
-        self.calls = 0
+        self.calls: dict[str, int] = {}
         self.training = False
 
     def on_train_batch_start(self, *args: Any) -> None:
@@ -35,16 +45,17 @@ class CountReduces(pl.Callback):
         self.training = False
 
     def setup(self, trainer: pl.Trainer, pl_module: Any, stage: str) -> None:
-        strategy = trainer.strategy
-        original = strategy.reduce
+        for name in self.NAMES:
+            original = getattr(torch.distributed, name)
 
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            # Lightning reduces its own (data setup, boolean decisions): count those during training batches.
-            if self.training:
-                self.calls += 1
-            return original(*args, **kwargs)
+            def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+                if self.training and any(
+                    "lightning_schedulers" in frame.filename for frame in traceback.extract_stack()
+                ):
+                    self.calls[_name] = self.calls.get(_name, 0) + 1
+                return _original(*args, **kwargs)
 
-        strategy.reduce = counted  # type: ignore[method-assign]
+            setattr(torch.distributed, name, counted)
 
 
 class Write(pl.Callback):

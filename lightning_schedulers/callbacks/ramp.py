@@ -27,19 +27,19 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import lightning.pytorch as pl
 import numpy as np
-import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lightning_schedulers._validation import MAX_EVENTS, check_choice, check_int
-from lightning_schedulers.engine.clocks import ReadClock, UnitClock
+from lightning_schedulers.engine.clocks import UnitClock
 from lightning_schedulers.engine.units import Count, batch_units, check_count
+from lightning_schedulers.lightning.clocks import optimizer_steps, ranks_gather
 
 if TYPE_CHECKING:
     from lightning_schedulers.engine.run import Run
@@ -421,7 +421,8 @@ class BatchSizeRamp(Callback):
                 units_count = batches * int(trainer.world_size) * self.count
         units = None
         if self.clock != "optimizer":
-            units = UnitClock(units_count, pending, _step_counter(trainer), _gatherer(self.count, trainer))
+            gather, world = ranks_gather(trainer, self.count)
+            units = UnitClock(units_count, pending, optimizer_steps(trainer), gather, world=world)
         fit = self._fit = _RampFit(self, accumulation, units)
         fit.warned = warned
         if self.lr_scaling is not None:
@@ -594,25 +595,6 @@ def _check_trainer(ramp: BatchSizeRamp, trainer: pl.Trainer, pl_module: pl.Light
         )
 
 
-def _gatherer(count: Count | None, trainer: pl.Trainer) -> Callable[[int], int]:
-    """Every process's units of a step added: one collective, or none where every process holds the same."""
-    world = int(trainer.world_size)
-    fixed = isinstance(count, int)
-
-    def gather(units: int) -> int:
-        if fixed or world == 1:
-            return units * world
-        strategy = trainer.strategy
-        total = torch.tensor([units], dtype=torch.int64, device=strategy.root_device)
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.all_reduce(total)  # one collective (Strategy.reduce adds a barrier)
-        else:
-            total = strategy.reduce(total, reduce_op="sum")
-        return int(total.sum().item())
-
-    return gather
-
-
 def _state_problem(state: Any) -> str | None:
     def count(value: Any, low: int = 0) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_EVENTS
@@ -644,16 +626,6 @@ def ramp_of(trainer: pl.Trainer) -> BatchSizeRamp | None:
     """The :class:`BatchSizeRamp` among ``trainer``'s callbacks, if any (for fit lengths and previews)."""
     callbacks: list[Callback] = getattr(trainer, "callbacks", [])
     return next((c for c in callbacks if isinstance(c, BatchSizeRamp)), None)
-
-
-def _step_counter(trainer: pl.Trainer) -> ReadClock:
-    """Lightning's optimizer-step counter, read from the object behind ``trainer.global_step`` (a property)."""
-    source: Any = trainer.fit_loop.epoch_loop
-    for attribute in ("automatic_optimization", "optim_progress", "optimizer", "step", "total"):
-        source = getattr(source, attribute, None)
-    if getattr(source, "completed", None) != trainer.global_step:  # another Lightning version
-        return ReadClock(trainer, "global_step")
-    return ReadClock(source, "completed")
 
 
 def _lr_keys(callback: Any) -> list[str]:

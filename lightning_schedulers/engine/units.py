@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Count", "batch_units", "check_count", "checked_units", "first_tensor_size"]
+__all__ = ["Count", "batch_units", "check_count", "checked_units", "first_tensor_size", "sum_over_ranks"]
 
 Count = int | Callable[[Any], int]
 """``count=``: the samples or tokens a batch holds on this rank (a function of the batch, or a constant)."""
@@ -98,3 +98,21 @@ def checked_units(result: Any, batch_idx: int, unit: str = "samples") -> int:
             "batch holds on this rank)"
         )
     return result
+
+
+def sum_over_ranks(units: int, device: torch.device | None = None) -> int:
+    """Every rank's ``units`` added: one all-reduce of one int64 where torch.distributed runs, else ``units``.
+
+    No barrier before it (Lightning's ``Strategy.reduce`` adds one: two collectives a step).
+    ``device``: where the tensor lives (a CUDA device for NCCL); by default the backend's.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return units
+    if torch.distributed.get_world_size() == 1:
+        return units
+    if device is None:
+        nccl = torch.distributed.get_backend() == "nccl"
+        device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+    total = torch.tensor(units, dtype=torch.int64, device=device)
+    torch.distributed.all_reduce(total)
+    return int(total.item())

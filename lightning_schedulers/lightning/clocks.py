@@ -23,6 +23,7 @@ import torch
 
 from lightning_schedulers.engine.clocks import Clock, OptimizerStepClock, ReadClock, UnitClock
 from lightning_schedulers.engine.state import UNIT_CLOCKS
+from lightning_schedulers.engine.units import Count, sum_over_ranks
 from lightning_schedulers.lightning.lengths import is_manual
 from lightning_schedulers.targets import ParamGroup
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from lightning_schedulers.callbacks.base import SchedulerCallback
     from lightning_schedulers.engine.run import Run
 
-__all__ = ["clock_optimizer", "trainer_clock"]
+__all__ = ["clock_optimizer", "optimizer_steps", "ranks_gather", "trainer_clock"]
 
 
 class _GlobalStep:
@@ -66,12 +67,7 @@ def _step_clock(
 ) -> Clock:
     """The optimizer steps: Lightning's counter, or under manual optimization the callback's optimizer's."""
     if not is_manual(trainer):
-        source: Any = trainer.fit_loop.epoch_loop
-        for attribute in ("automatic_optimization", "optim_progress", "optimizer", "step", "total"):
-            source = getattr(source, attribute, None)
-        if getattr(source, "completed", None) != trainer.global_step:
-            source = _GlobalStep(trainer)
-        return ReadClock(source, "completed")
+        return optimizer_steps(trainer)
     index = clock_optimizer(run.callback, trainer)
     steps = state.get("steps") if state is not None and units is None else None
     if not isinstance(steps, int):
@@ -98,6 +94,37 @@ def _step_clock(
     return OptimizerStepClock(steps, trainer.optimizers[index], before_step, after_step if units else None)
 
 
+def optimizer_steps(trainer: pl.Trainer) -> ReadClock:
+    """Lightning's optimizer-step counter under automatic optimization (``trainer.global_step``'s source)."""
+    source: Any = trainer.fit_loop.epoch_loop
+    for attribute in ("automatic_optimization", "optim_progress", "optimizer", "step", "total"):
+        source = getattr(source, attribute, None)
+    if getattr(source, "completed", None) != trainer.global_step:
+        source = _GlobalStep(trainer)
+    return ReadClock(source, "completed")
+
+
+def ranks_gather(trainer: pl.Trainer, count: Count | None) -> tuple[Callable[[int], int], int]:
+    """How a step's units are added over the ranks: ``(gather, world)`` for :class:`UnitClock`.
+
+    An int ``count`` is every rank's: ``world`` (the processes) multiplies it, no collective.
+    Otherwise ``world`` is 0 and ``gather`` adds the ranks' counts with one all-reduce (the
+    strategy's ``reduce`` where torch.distributed does not run, as under XLA).
+    """
+    world = int(trainer.world_size)
+    if isinstance(count, int) or world == 1:
+        return int, world
+    strategy = trainer.strategy
+
+    def gather(units: int) -> int:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            return sum_over_ranks(units, strategy.root_device)
+        total = strategy.reduce(torch.tensor(units, dtype=torch.int64, device=strategy.root_device), reduce_op="sum")
+        return int(total.item()) if isinstance(total, torch.Tensor) else int(total)
+
+    return gather, 0
+
+
 def _unit_clock(run: Run, trainer: pl.Trainer, state: dict[str, Any] | None, resumed: bool) -> UnitClock:
     """Samples or tokens consumed before the optimizer step now training, on every rank."""
     callback = run.callback
@@ -119,17 +146,8 @@ def _unit_clock(run: Run, trainer: pl.Trainer, state: dict[str, Any] | None, res
         if callback.on_resume != "restart":
             batches = int(trainer.fit_loop.epoch_loop.batch_progress.total.completed)
             count = batches * trainer.world_size * callback.count
-    world = int(trainer.world_size)
-    fixed = callback.count if isinstance(callback.count, int) else None
-
-    def gather(units: int) -> int:
-        if fixed is not None or world == 1:
-            return units * world  # every rank holds the same: no collective
-        strategy = trainer.strategy
-        total = strategy.reduce(torch.tensor(units, dtype=torch.int64, device=strategy.root_device), reduce_op="sum")
-        return int(total.item()) if isinstance(total, torch.Tensor) else int(total)
-
-    clock = UnitClock(count, pending, steps, gather, world=world if fixed is not None else 0)
+    gather, world = ranks_gather(trainer, callback.count)
+    clock = UnitClock(count, pending, steps, gather, world=world)
     holder.append(clock)
     return clock
 
