@@ -82,7 +82,6 @@ class Engine:
         self.scale_warned = False
         # A samples or tokens clock moves by many events a step: the blocks then hold every
         # stride-th event, the stride learned from the clock's last move (see apply).
-        self.strided = False
         self.stride = 1
         # A unit clock: the logging cadence counts its optimizer steps (log_every_n_steps counts
         # steps, not tokens), and the fast path expects its next move (next_t, row next_row).
@@ -149,7 +148,7 @@ class Engine:
 
     def count_steps_with(self, units: UnitClock) -> None:
         """Follow a samples or tokens clock: blocks at the stride of its moves, logging by its optimizer steps."""
-        self.strided, self.units = True, units
+        self.units = units
 
     def _follow_stride(self, t: int) -> None:
         """A unit clock moved from the last event written to ``t``: evaluate blocks at that stride."""
@@ -194,7 +193,7 @@ class Engine:
                 fast.append((groups, key, active.block, start, len(groups), active.shared))
         if self.horizon is not None and not self.horizon_warned:
             until = min(until, self.horizon)
-        if self.strided:
+        if self.units is not None:
             starts = {active.block_start for active in self.actives}
             if len(starts) != 1:  # advance_units reads one row index for every block
                 return
@@ -209,7 +208,7 @@ class Engine:
 
         ``quiet``: report nothing now (the host calls :meth:`report` when the event's values are final).
         """
-        if self.strided:
+        if self.units is not None:
             self._follow_stride(t)
         self.last_t = t
         horizon = self.horizon
